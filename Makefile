@@ -1,0 +1,39 @@
+# catscope set-up: `make serve` runs the app, `make test` runs the whole test suite.
+# Both create .venv on first use. TORCH_SPEC picks the PyTorch build: the default is the CPU
+# build used on our machines and in CI; GPU users run e.g.
+#   make serve TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
+PYTHON ?= python3.11
+TORCH_SPEC ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5006
+
+.PHONY: setup serve test test-fast screenshots benchmark
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_SPEC)
+	$(BIN)/pip install --quiet -e ".[test,baselines,scale]"
+	touch $@
+
+serve: setup
+	$(BIN)/catscope serve --port $(PORT)
+
+# Browser tests drive Debian's chromium (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+test: setup chromium
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 -m "not slow and not browser"
+
+screenshots: setup chromium
+	$(BIN)/python -m app.screenshots --out screenshots
+
+benchmark: setup
+	$(BIN)/python benchmarks/inference.py

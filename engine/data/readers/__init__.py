@@ -1,0 +1,1 @@
+"""Readers: one module per input format, each returning the canonical table via ``assemble``."""

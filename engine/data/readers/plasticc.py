@@ -1,0 +1,89 @@
+"""Reader for the PLAsTiCC challenge format: a light-curve CSV plus its metadata CSV.
+
+Light curves: ``object_id, mjd, passband (0-5 = LSST ugrizy), flux, flux_err, detected_bool``.
+Metadata: one row per object; ``target`` becomes the class name, simulation-truth columns
+(``true_*``, ``tflux_*``, ``libid_cadence``) are never read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from engine.data.assemble import IngestReport, assemble
+from engine.data.bands import BandRegistry
+
+#: PLAsTiCC ``passband`` integer -> canonical band
+PASSBANDS = {0: "lsst_u", 1: "lsst_g", 2: "lsst_r", 3: "lsst_i", 4: "lsst_z", 5: "lsst_y"}
+
+#: PLAsTiCC ``target`` -> class name (Kessler et al. 2019; names as catscope reports them)
+CLASS_NAMES = {
+    6: "μLens-Single", 15: "TDE", 16: "EB", 42: "SNII", 52: "SNIax", 53: "Mira", 62: "SNIbc",
+    64: "KN", 65: "M-dwarf", 67: "SNIa-91bg", 88: "AGN", 90: "SNIa", 92: "RRL", 95: "SLSN-I",
+}  # fmt: skip
+
+#: non-truth metadata columns kept, renamed to catscope names
+METADATA_COLUMNS = {
+    "ra": "ra",
+    "decl": "dec",
+    "ddf_bool": "ddf",
+    "hostgal_specz": "hostgal_specz",
+    "hostgal_photoz": "hostgal_photoz",
+    "hostgal_photoz_err": "hostgal_photoz_err",
+    "distmod": "distmod",
+    "mwebv": "mwebv",
+}
+LIGHT_CURVE_COLUMNS = ("object_id", "mjd", "passband", "flux", "flux_err", "detected_bool")
+
+
+def is_plasticc(columns: list[str]) -> bool:
+    """True when ``columns`` are those of a PLAsTiCC light-curve file."""
+    return set(LIGHT_CURVE_COLUMNS) <= {c.lower() for c in columns}
+
+
+def read_plasticc_metadata(path: str | Path) -> pl.DataFrame:
+    """Per-object metadata (non-truth columns) and ``label`` from a PLAsTiCC metadata CSV."""
+    # the file pads its fields with spaces: read as text, strip, then cast
+    raw = pl.read_csv(path, infer_schema=False)
+    raw = raw.rename({c: c.strip() for c in raw.columns})
+    keep = {k: v for k, v in METADATA_COLUMNS.items() if k in raw.columns}
+    frame = raw.select(
+        pl.col("object_id").str.strip_chars(),
+        *(pl.col(k).str.strip_chars().cast(pl.Float64).alias(v) for k, v in keep.items()),
+        *([pl.col("target").str.strip_chars().cast(pl.Int64)] if "target" in raw.columns else []),
+    )
+    if "ddf" in frame.columns:
+        frame = frame.with_columns(pl.col("ddf").cast(pl.Int8))
+    if "distmod" in frame.columns:  # -9 marks "no distance" (galactic objects)
+        frame = frame.with_columns(
+            pl.when(pl.col("distmod") == -9).then(None).otherwise(pl.col("distmod")).alias("distmod")
+        )
+    if "target" in frame.columns:
+        frame = frame.with_columns(
+            pl.col("target").replace_strict(CLASS_NAMES, return_dtype=pl.String).alias("label")
+        ).drop("target")
+    return frame
+
+
+def read_plasticc(
+    path: str | Path,
+    metadata_path: str | Path | None = None,
+    *,
+    registry: BandRegistry | None = None,
+) -> tuple[pl.DataFrame, IngestReport]:
+    """Read a PLAsTiCC light-curve CSV (and optionally its metadata) as a canonical table."""
+    points = pl.read_csv(
+        path,
+        schema_overrides={"object_id": pl.String, "passband": pl.Int64},
+    ).rename(str.lower)
+    points = points.select(
+        pl.col("object_id"),
+        pl.col("mjd").alias("time"),
+        pl.col("passband").replace_strict(PASSBANDS, return_dtype=pl.String, default=None).alias("band"),
+        pl.col("flux"),
+        pl.col("flux_err"),
+        pl.col("detected_bool").cast(pl.Boolean).alias("detected"),
+    )
+    metadata = read_plasticc_metadata(metadata_path) if metadata_path else None
+    return assemble(points, source=str(path), registry=registry, metadata=metadata)
