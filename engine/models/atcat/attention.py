@@ -1,0 +1,129 @@
+"""Attention masks, masked self-attention and the pre-norm transformer block of ATCAT.
+
+Notation: ``B`` objects, ``T`` points, ``S`` sequence length (``T`` or ``T + 1`` with the [META]
+token at position 0), ``H`` heads, ``hd`` head width, ``d`` model width. Boolean masks are True
+where a query (row) may attend to a key (column).
+
+Rules (paper, section 2.2.4): every layer is causal (query i sees key j only if j <= i); a local
+layer also needs ``|t_i - t_j| <= window``; padding keys are never seen. The [META] token only
+sees itself; points see it in global layers but not in local ones. Every query also sees itself,
+so that no row is empty (padding rows would otherwise have nothing to attend to), which keeps
+the softmax finite without relying on a particular PyTorch version's handling of empty rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def point_mask(time: torch.Tensor, mask: torch.Tensor, *, window: float | None) -> torch.Tensor:
+    """Point-to-point mask (B, T, T) from times (B, T) in days and validity (B, T).
+
+    ``window=None`` gives a global (causal only) layer.
+    """
+    n = time.shape[1]
+    index = torch.arange(n, device=time.device)
+    allowed = (index[None, :] <= index[:, None]) & mask[:, None, :]  # (T, T) & (B, 1, T)
+    if window is not None:
+        gap = (time[:, :, None] - time[:, None, :]).abs()  # (B, T, T)
+        allowed = allowed & (gap <= window)
+    return allowed | torch.eye(n, dtype=torch.bool, device=time.device)
+
+
+def add_meta_token(points: torch.Tensor, *, points_see_meta: bool) -> torch.Tensor:
+    """Extend a point mask (B, T, T) to (B, T + 1, T + 1) with [META] at position 0.
+
+    [META] attends only to itself; points attend to it when ``points_see_meta``.
+    """
+    b, n, _ = points.shape
+    meta_row = torch.zeros(b, 1, n + 1, dtype=torch.bool, device=points.device)
+    meta_row[:, :, 0] = True
+    meta_column = torch.full((b, n, 1), points_see_meta, dtype=torch.bool, device=points.device)
+    return torch.cat([meta_row, torch.cat([meta_column, points], dim=2)], dim=1)
+
+
+def layer_masks(
+    time: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    local_windows: tuple[float, ...],
+    n_layers: int,
+    with_meta: bool,
+) -> list[torch.Tensor]:
+    """Build one (B, 1, S, S) mask per layer: local layers first, then the shared global one."""
+
+    def build(window: float | None) -> torch.Tensor:
+        points = point_mask(time, mask, window=window)
+        if with_meta:
+            points = add_meta_token(points, points_see_meta=window is None)
+        return points.unsqueeze(1)  # (B, 1, S, S), broadcast over heads
+
+    global_mask = build(None)
+    local = [build(w) for w in local_windows]
+    return local + [global_mask] * (n_layers - len(local_windows))
+
+
+class MaskedSelfAttention(nn.Module):
+    """Multi-head self-attention with a boolean mask and no bias in the q/k/v projections.
+
+    Uses ``F.scaled_dot_product_attention`` (forward and backward on CPU and CUDA). When the
+    attention weights are asked for, they are computed explicitly and also used for the output,
+    so the returned maps are exactly the ones that produced it.
+    """
+
+    def __init__(self, d_model: int, *, n_heads: int, head_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.n_heads, self.head_dim, self.dropout = n_heads, head_dim, dropout
+        self.qkv = nn.Linear(d_model, 3 * n_heads * head_dim, bias=False)
+        self.out = nn.Linear(n_heads * head_dim, d_model)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, *, return_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """X (B, S, d), mask (B, 1, S, S) -> output (B, S, d) and weights (B, H, S, S) or None."""
+        b, s, _ = x.shape
+        # (B, S, 3·H·hd) -> (3, B, H, S, hd)
+        qkv = self.qkv(x).view(b, s, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if return_weights:
+            scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(self.head_dim)  # (B, H, S, S)
+            weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+            y = F.dropout(weights, p, self.training).to(v.dtype) @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        y = y.transpose(1, 2).reshape(b, s, self.n_heads * self.head_dim)  # (B, S, H·hd)
+        return self.out(y), weights
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(LN(x)), then x + FFN(LN(x)) with a GELU FFN."""
+
+    def __init__(
+        self, d_model: int, *, n_heads: int, head_dim: int, ffn_mult: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.ln_attn = nn.LayerNorm(d_model)
+        self.attn = MaskedSelfAttention(
+            d_model, n_heads=n_heads, head_dim=head_dim, dropout=dropout
+        )
+        self.ln_ffn = nn.LayerNorm(d_model)
+        self.ffn = nn.Sequential(
+            nn.Linear(d_model, ffn_mult * d_model),
+            nn.GELU(),
+            nn.Linear(ffn_mult * d_model, d_model),
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, *, return_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """X (B, S, d), mask (B, 1, S, S) -> (B, S, d) and the attention weights if asked."""
+        attended, weights = self.attn(self.ln_attn(x), mask, return_weights=return_weights)
+        x = x + self.drop(attended)
+        return x + self.drop(self.ffn(self.ln_ffn(x))), weights

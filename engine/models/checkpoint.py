@@ -1,0 +1,109 @@
+"""Save and load a model as a self-describing directory, never through pickle.
+
+A model directory holds ``config.json`` (the model config plus the checkpoint keys ``"family"``
+and ``"description"``),
+``model.safetensors`` (the state dict) and any extra JSON files the caller adds (training run,
+metrics, class mapping). :func:`load_model` rebuilds the model from the stored config, never
+from defaults. Families register in :data:`MODEL_FAMILIES` (family -> (config class, model
+class)); a config class needs ``to_dict``/``from_dict`` and a model class a ``family`` attribute
+and a ``config`` attribute.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from engine.errors import ModelNotFoundError
+from engine.models.atcat import ATCAT, ATCATConfig
+
+MODEL_FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
+    "atcat": (ATCATConfig, ATCAT),
+}
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CHECKPOINT_KEYS = ("family", "description")
+"""Keys of ``config.json`` that describe the checkpoint rather than configure the model."""
+
+
+def _family_of(model: nn.Module) -> str:
+    family = getattr(model, "family", None)
+    if family not in MODEL_FAMILIES or not isinstance(model, MODEL_FAMILIES[family][1]):
+        msg = (
+            f"cannot save a {type(model).__name__}: its family {family!r} is not registered; "
+            f"known families are {sorted(MODEL_FAMILIES)}"
+        )
+        raise ValueError(msg)
+    return family
+
+
+def _extra_path(directory: Path, name: str) -> Path:
+    if not name.endswith(".json") or Path(name).name != name or name == CONFIG_FILE:
+        msg = (
+            f"extra file name {name!r} must be a plain file name ending in '.json' "
+            f"other than {CONFIG_FILE!r}"
+        )
+        raise ValueError(msg)
+    return directory / name
+
+
+def save_model(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    description: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` to the directory ``path`` (created if needed) and return it.
+
+    ``description`` is a one-line summary shown by the model registry; ``extra`` maps file names
+    (``"training.json"``) to JSON-serialisable content.
+    """
+    directory = Path(path)
+    family = _family_of(model)
+    extra_paths = {_extra_path(directory, name): content for name, content in (extra or {}).items()}
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {"family": family, "description": description, **model.config.to_dict()}
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_FILE), metadata={"family": family})
+    for file, content in extra_paths.items():
+        file.write_text(json.dumps(content, indent=2))
+    return directory
+
+
+def _require(file: Path) -> Path:
+    if not file.is_file():
+        msg = f"no model at {file.parent}: {file.name} is missing"
+        raise ModelNotFoundError(msg)
+    return file
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model stored in directory ``path`` on ``device``, in eval mode."""
+    directory = Path(path)
+    stored = json.loads(_require(directory / CONFIG_FILE).read_text())
+    family = stored.get("family")
+    if family not in MODEL_FAMILIES:
+        msg = (
+            f"{directory / CONFIG_FILE} names model family {family!r}; "
+            f"known families are {sorted(MODEL_FAMILIES)}"
+        )
+        raise ModelNotFoundError(msg)
+    config_class, model_class = MODEL_FAMILIES[family]
+    config = {k: v for k, v in stored.items() if k not in CHECKPOINT_KEYS}
+    model = model_class(config_class.from_dict(config))
+    state = load_file(str(_require(directory / WEIGHTS_FILE)), device=str(device))
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval()
+
+
+def read_extra(path: str | Path, name: str) -> Any:
+    """Content of the extra JSON file ``name`` saved with the model in ``path``."""
+    directory = Path(path)
+    return json.loads(_require(_extra_path(directory, name)).read_text())

@@ -1,0 +1,77 @@
+"""Which models are available and what each can do.
+
+A model is a directory holding ``config.json`` (with a ``family`` key) and ``model.safetensors``.
+Shipped models live in ``assets/models/``; any other directory can be passed by path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ModelNotFoundError
+
+#: the repository's shipped models
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+MODELS_DIR = ASSETS_DIR / "models"
+
+#: what each model family can do
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "atcat": frozenset({"classify", "embed", "generate", "attention"}),
+    "astromer2": frozenset({"embed", "reconstruct", "attention"}),
+    "astraclr": frozenset({"embed"}),
+    "rtf": frozenset({"embed", "reconstruct"}),
+}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model directory and what it can do."""
+
+    name: str
+    family: str
+    path: Path
+    capabilities: frozenset[str]
+    description: str = ""
+
+    def can(self, capability: str) -> bool:
+        """True when the model supports ``capability`` (e.g. ``"classify"``)."""
+        return capability in self.capabilities
+
+
+def _info(path: Path) -> ModelInfo:
+    config = json.loads((path / "config.json").read_text())
+    family = config.get("family", "")
+    return ModelInfo(
+        name=path.name,
+        family=family,
+        path=path,
+        capabilities=CAPABILITIES.get(family, frozenset()),
+        description=config.get("description", ""),
+    )
+
+
+def available_models(models_dir: Path | None = None) -> list[ModelInfo]:
+    """Every model directory under ``models_dir`` (default: the shipped ``assets/models``)."""
+    root = Path(models_dir) if models_dir else MODELS_DIR
+    if not root.is_dir():
+        return []
+    found = sorted(
+        p.parent for p in root.glob("*/config.json") if (p.parent / "model.safetensors").exists()
+    )
+    return [_info(p) for p in found]
+
+
+def find_model(name_or_path: str | Path, models_dir: Path | None = None) -> ModelInfo:
+    """A model by shipped name (``atcat-plasticc``) or by directory path."""
+    path = Path(name_or_path)
+    if (path / "config.json").is_file():
+        return _info(path)
+    models = available_models(models_dir)
+    for info in models:
+        if info.name == str(name_or_path):
+            return info
+    names = ", ".join(m.name for m in models) or "none"
+    msg = f"no model named {str(name_or_path)!r}; available: {names} (or pass a model directory)"
+    raise ModelNotFoundError(msg)

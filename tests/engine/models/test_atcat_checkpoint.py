@@ -1,0 +1,73 @@
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import ModelNotFoundError
+from engine.models import load_model, read_extra, save_model
+from engine.models.atcat import ATCAT
+
+
+def forbid(*_args, **_kwargs):
+    raise AssertionError("pickle must not be used to load a model")
+
+
+def test_round_trip_gives_identical_outputs_without_pickle(
+    small_config, make_batch, tmp_path, monkeypatch
+):
+    model = ATCAT(small_config).eval()
+    model.mixture.fit(np.random.default_rng(0).normal(0, 50, 2000))
+    with torch.no_grad():
+        for p in model.parameters():  # move away from the default initialisation
+            p.add_(torch.randn_like(p) * 0.01)
+    save_model(
+        model,
+        tmp_path / "m",
+        description="tiny test model",
+        extra={"training.json": {"step": 7, "classes": ["a"]}},
+    )
+
+    monkeypatch.setattr(pickle, "load", forbid)
+    monkeypatch.setattr(pickle, "loads", forbid)
+    monkeypatch.setattr(torch, "load", forbid)
+    loaded = load_model(tmp_path / "m")
+
+    assert isinstance(loaded, ATCAT) and not loaded.training
+    assert loaded.config == small_config
+    batch = make_batch([9, 4], n_metadata=2)
+    before, after = model(batch), loaded(batch)
+    torch.testing.assert_close(after.hidden, before.hidden, rtol=0, atol=0)
+    torch.testing.assert_close(after.class_logits, before.class_logits, rtol=0, atol=0)
+    torch.testing.assert_close(loaded.mixture.means, model.mixture.means, rtol=0, atol=0)
+
+    files = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert files == ["config.json", "model.safetensors", "training.json"]
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["family"] == "atcat" and config["d_model"] == 32
+    assert config["description"] == "tiny test model"
+    assert read_extra(tmp_path / "m", "training.json") == {"step": 7, "classes": ["a"]}
+
+
+def test_missing_model_and_unknown_family_raise_model_not_found(small_config, tmp_path):
+    with pytest.raises(ModelNotFoundError, match="config.json"):
+        load_model(tmp_path / "nothing")
+    save_model(ATCAT(small_config), tmp_path / "m")
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps({**config, "family": "gpt"}))
+    with pytest.raises(ModelNotFoundError, match="'gpt'.*atcat"):
+        load_model(tmp_path / "m")
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "../up.json", "config.json"])
+def test_extra_file_names_are_checked_before_writing(small_config, tmp_path, name):
+    with pytest.raises(ValueError, match="extra file name"):
+        save_model(ATCAT(small_config), tmp_path / "m", extra={name: {}})
+    assert not (tmp_path / "m").exists()
+
+
+def test_unregistered_models_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="not registered"):
+        save_model(torch.nn.Linear(2, 2), tmp_path / "m")
