@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Literal
 
+import numpy as np
 import polars as pl
+from astropy.time import Time
 
 from engine.data.bands import BandRegistry
 from engine.data.schema import LABEL_COLUMN, LIGHT_CURVE_SCHEMA, check_table
 from engine.errors import EmptyLightCurveError, InvalidValueError, UnknownBandError
 
-#: columns of the long frame a reader hands to :func:`assemble` (``detected`` and ``label`` optional)
+#: columns of the long frame readers hand to :func:`assemble` (plus optional detected, label)
 LONG_COLUMNS = ("object_id", "time", "band", "flux", "flux_err")
 ROW = "_row"
 #: times above this are Julian Dates, not MJD (JD 2,400,000.5 = MJD 0)
 JD_THRESHOLD = 2_400_000.0
 _NUMERIC = ("time", "flux", "flux_err")
+#: text read as a missing number besides empty cells ('--' is astropy's masked value)
+MISSING_MARKERS = ("NA", "N/A", "null", "NULL", "None", "--")
 _MAX_LISTED = 5
+
+TimeFormat = Literal["auto", "jd"]
 
 
 class IngestWarning(UserWarning):
@@ -31,23 +38,42 @@ class IngestWarning(UserWarning):
 
 @dataclass
 class IngestReport:
-    """What :func:`assemble` kept, dropped and converted."""
+    """What a reader and :func:`assemble` kept, dropped and converted.
+
+    Attributes
+    ----------
+    source : the input file (or name) every message refers to
+    format : the format the reader recognised (``plasticc``, ``snana``, ``ztf``, ``long``)
+    columns : role (``time``, ``mag``, ...) -> the source column that filled it
+    notes : every warning and note, in order
+    """
 
     source: str
+    format: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
     n_objects: int = 0
     n_points: int = 0
     dropped_non_finite: int = 0
     dropped_duplicates: int = 0
+    dropped_non_detections: int = 0
     notes: list[str] = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        """Record ``message`` without warning (something converted as documented)."""
+        self.notes.append(message)
 
     def warn(self, message: str) -> None:
         """Record ``message`` and emit it as an :class:`IngestWarning`."""
         self.notes.append(message)
         warnings.warn(f"{self.source}: {message}", IngestWarning, stacklevel=3)
 
+    def source_column(self, *roles: str) -> str:
+        """Return the source column of the first filled role in ``roles``, else ``roles[0]``."""
+        return next((self.columns[r] for r in roles if r in self.columns), roles[0])
 
-def _rows(frame: pl.DataFrame) -> str:
-    """'rows 3, 8, 9 (and 12 more)' for the first offending rows of ``frame``."""
+
+def describe_rows(frame: pl.DataFrame) -> str:
+    """Describe the first rows of ``frame`` by their ``_row``: 'rows 3, 8, 9 (and 12 more)'."""
     rows = frame[ROW].head(_MAX_LISTED).to_list()
     more = frame.height - len(rows)
     text = ", ".join(str(r) for r in rows)
@@ -60,23 +86,31 @@ def _objects(frame: pl.DataFrame) -> str:
     return shown + (f" (and {ids.len() - _MAX_LISTED} more)" if ids.len() > _MAX_LISTED else "")
 
 
-def _cast_numeric(points: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Cast time/flux/flux_err to Float64, naming the rows whose values are not numbers."""
-    for name in _NUMERIC:
-        if points.schema[name].is_numeric():
-            continue
-        as_text = pl.col(name).cast(pl.String).str.strip_chars()
-        cast = as_text.cast(pl.Float64, strict=False)
-        bad = points.filter(cast.is_null() & as_text.is_not_null() & (as_text != ""))
-        if bad.height:
-            example = bad[name].cast(pl.String).head(1).item()
-            msg = (
-                f"{source}: column {name!r} has non-numeric values at {_rows(bad)} "
-                f"(e.g. {example!r}); expected numbers"
-            )
-            raise InvalidValueError(msg)
-        points = points.with_columns(cast.alias(name))
-    return points.with_columns(pl.col(n).cast(pl.Float64) for n in _NUMERIC)
+def cast_numeric(frame: pl.DataFrame, name: str, *, source: str) -> pl.DataFrame:
+    """Cast column ``name`` to Float64, naming the rows whose values are not numbers.
+
+    Empty cells and :data:`MISSING_MARKERS` become null (dropped later as missing); ``nan`` and
+    ``inf`` parse as numbers. ``frame`` must have the ``_row`` column.
+    """
+    if frame.schema[name].is_numeric():
+        return frame.with_columns(pl.col(name).cast(pl.Float64))
+    as_text = pl.col(name).cast(pl.String).str.strip_chars()
+    cast = as_text.cast(pl.Float64, strict=False)
+    missing = as_text.is_null() | (as_text == "") | as_text.is_in(MISSING_MARKERS)
+    bad = frame.filter(cast.is_null() & ~missing)
+    if bad.height:
+        example = bad[name].cast(pl.String).head(1).item()
+        msg = (
+            f"{source}: column {name!r} has non-numeric values at {describe_rows(bad)} "
+            f"(e.g. {example!r}); expected numbers"
+        )
+        raise InvalidValueError(msg)
+    return frame.with_columns(cast.alias(name))
+
+
+def jd_to_mjd(jd: np.ndarray) -> np.ndarray:
+    """Convert finite Julian Dates to Modified Julian Dates (MJD = JD - 2400000.5) with astropy."""
+    return Time(jd, format="jd").mjd
 
 
 def _drop_non_finite(points: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
@@ -87,29 +121,84 @@ def _drop_non_finite(points: pl.DataFrame, report: IngestReport) -> pl.DataFrame
         report.dropped_non_finite = dropped
         report.warn(
             f"dropped {dropped} point(s) with a missing, NaN or infinite time, flux or flux_err "
-            f"({_rows(points.filter(~finite))})"
+            f"({describe_rows(points.filter(~finite))})"
         )
     return kept
 
 
-def _check_errors_positive(points: pl.DataFrame, source: str) -> None:
-    bad = points.filter(pl.col("flux_err") <= 0)
+def _check_float32_range(points: pl.DataFrame, report: IngestReport) -> None:
+    """Errors must be > 0 and fluxes finite once stored as float32 (errors >= ~1e-38)."""
+    err32 = pl.col("flux_err").cast(pl.Float32)
+    bad = points.filter((err32 <= 0) | err32.is_infinite())
     if bad.height:
+        column = report.source_column("flux_err", "mag_err")
         msg = (
-            f"{source}: flux errors must be > 0, found {bad['flux_err'][0]!r} at {_rows(bad)} "
-            f"(object {_objects(bad)}); check the error column and its units"
+            f"{report.source}: errors must be > 0 (and between 1e-38 and 3e38), found "
+            f"{bad['flux_err'][0]!r} at {describe_rows(bad)} (object {_objects(bad)}); check "
+            f"the error column {column!r} and its units"
+        )
+        raise InvalidValueError(msg)
+    bad = points.filter(pl.col("flux").cast(pl.Float32).is_infinite())
+    if bad.height:
+        column = report.source_column("flux", "mag")
+        msg = (
+            f"{report.source}: column {column!r} gives fluxes beyond 3e38 ({bad['flux'][0]!r} at "
+            f"{describe_rows(bad)}); check its units"
         )
         raise InvalidValueError(msg)
 
 
-def _convert_julian_dates(points: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
-    if points.height and points["time"].median() > JD_THRESHOLD:
-        report.warn("times look like Julian Dates (> 2,400,000); converted to MJD = JD - 2400000.5")
-        return points.with_columns(pl.col("time") - 2_400_000.5)
-    return points
+def _convert_julian_dates(
+    points: pl.DataFrame, report: IngestReport, time_format: TimeFormat
+) -> pl.DataFrame:
+    """Convert JD to MJD: always for ``"jd"``, for ``"auto"`` when the median time is a JD."""
+    if not points.height:
+        return points
+    median = points["time"].median()
+    column = report.source_column("time")
+    if time_format == "jd":
+        if points["time"].min() <= JD_THRESHOLD:
+            bad = points.filter(pl.col("time") <= JD_THRESHOLD)
+            msg = (
+                f"{report.source}: column {column!r} is read as Julian Dates but holds "
+                f"{bad['time'][0]!r} at {describe_rows(bad)}; a JD is > 2,400,000. If the times "
+                f"are MJD or reduced JD, pass --columns time={column} to use them as they are"
+            )
+            raise InvalidValueError(msg)
+        report.note(f"column {column!r} holds Julian Dates; converted to MJD = JD - 2400000.5")
+    elif median > JD_THRESHOLD:
+        report.warn(
+            f"times in column {column!r} look like Julian Dates (> 2,400,000); "
+            "converted to MJD = JD - 2400000.5"
+        )
+    else:
+        return points
+    return points.with_columns(pl.Series("time", jd_to_mjd(points["time"].to_numpy())))
 
 
-def _drop_duplicates(points: pl.DataFrame, report: IngestReport, source: str) -> pl.DataFrame:
+def _resolve_bands(points: pl.DataFrame, registry: BandRegistry, source: str) -> pl.DataFrame:
+    """Replace band names by canonical names and add the ``wavelength`` column."""
+    bands = points["band"].unique(maintain_order=True).to_list()
+    for band in bands:
+        if band is None or band == "":
+            at = points.filter(pl.col("band").is_null() | (pl.col("band") == ""))
+            msg = f"{source}: missing band name at {describe_rows(at)}"
+            raise InvalidValueError(msg)
+        try:
+            registry.canonical(band)
+        except UnknownBandError as exc:
+            msg = f"{source}: {describe_rows(points.filter(pl.col('band') == band))}: {exc}"
+            raise UnknownBandError(msg) from exc
+    resolved = registry.resolve(bands)
+    return points.with_columns(
+        pl.col("band").replace_strict({k: v[0] for k, v in resolved.items()}).alias("band"),
+        pl.col("band")
+        .replace_strict({k: v[1] for k, v in resolved.items()}, return_dtype=pl.Float32)
+        .alias("wavelength"),
+    )
+
+
+def _drop_duplicates(points: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
     key = ["object_id", "time", "band"]
     values = [*key, "flux", "flux_err"]
     unique = points.unique(subset=values, keep="first", maintain_order=True)
@@ -117,9 +206,9 @@ def _drop_duplicates(points: pl.DataFrame, report: IngestReport, source: str) ->
     if clash.height:
         first = clash.head(1)
         msg = (
-            f"{source}: object {first['object_id'].item()!r} has {clash.height} observations at "
-            f"the same time and band with different fluxes ({_rows(clash)}); remove the "
-            "duplicates or give them distinct times"
+            f"{report.source}: object {first['object_id'].item()!r} has {clash.height} "
+            "observations at the same time and band with different fluxes "
+            f"({describe_rows(clash)}); remove the duplicates or give them distinct times"
         )
         raise InvalidValueError(msg)
     dropped = points.height - unique.height
@@ -133,10 +222,33 @@ def _check_labels(points: pl.DataFrame, source: str) -> None:
     clash = points.group_by("object_id").agg(pl.col(LABEL_COLUMN).n_unique().alias("n"))
     clash = clash.filter(pl.col("n") > 1)
     if clash.height:
+        msg = f"{source}: objects {_objects(clash)} have more than one label; a label is per object"
+        raise InvalidValueError(msg)
+
+
+def _join_metadata(
+    table: pl.DataFrame, metadata: pl.DataFrame, report: IngestReport
+) -> pl.DataFrame:
+    """Left-join per-object ``metadata`` on ``table``; warn about objects it does not cover."""
+    metadata = metadata.with_columns(pl.col("object_id").cast(pl.String).str.strip_chars())
+    repeated = metadata.filter(pl.col("object_id").is_duplicated())
+    if repeated.height:
         msg = (
-            f"{source}: objects {_objects(clash)} have more than one label; a label is per object"
+            f"{report.source}: the metadata has more than one row for objects "
+            f"{_objects(repeated)}; give one row per object"
         )
         raise InvalidValueError(msg)
+    clash = sorted(set(metadata.columns) & set(table.columns) - {"object_id"})
+    if clash:
+        msg = (
+            f"{report.source}: metadata columns {clash} are also in the light-curve file; "
+            "give each per-object value once"
+        )
+        raise InvalidValueError(msg)
+    uncovered = table.join(metadata.select("object_id"), on="object_id", how="anti").height
+    if uncovered:
+        report.warn(f"{uncovered} of {table.height} objects have no row in the metadata")
+    return table.join(metadata, on="object_id", how="left", maintain_order="left")
 
 
 def assemble(
@@ -145,20 +257,33 @@ def assemble(
     source: str,
     registry: BandRegistry | None = None,
     metadata: pl.DataFrame | None = None,
+    time_format: TimeFormat = "auto",
+    report: IngestReport | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Validate a long frame of observations and group it into the canonical table.
+
+    Light curves of any length are kept whole: a model given more points than its maximum
+    subsamples them evenly when it builds a batch (:func:`engine.data.batching.evenly_subsample`),
+    so the table never loses data.
 
     Parameters
     ----------
     points
         One row per observation with the :data:`LONG_COLUMNS`, optional ``detected`` and
         ``label``, and ``_row`` (row number in the source, for messages; added if absent).
+        Numeric columns may be text: values that are not numbers are reported by row.
     source
         Name of the input (file path) used in every message.
     registry
         Band registry used to resolve band names (default: built-in bands only).
     metadata
-        Optional per-object columns keyed by ``object_id`` (joined on the result).
+        Optional per-object columns keyed by ``object_id`` (one row per object, joined on the
+        result).
+    time_format
+        ``"jd"``: ``time`` holds Julian Dates, converted to MJD; ``"auto"``: converted only when
+        the median time is above :data:`JD_THRESHOLD` (with a warning).
+    report
+        Report to fill (a reader's, holding its notes already); a new one by default.
 
     Returns
     -------
@@ -167,7 +292,10 @@ def assemble(
     object and rows at fault.
     """
     registry = registry or BandRegistry()
-    report = IngestReport(source=source)
+    report = report or IngestReport(source=source)
+    if points.height == 0:
+        msg = f"{source}: no observations (the table has no rows)"
+        raise EmptyLightCurveError(msg)
     if ROW not in points.columns:
         points = points.with_row_index(ROW, offset=1)
     points = points.with_columns(
@@ -176,44 +304,27 @@ def assemble(
     )
     missing_id = points.filter(pl.col("object_id").is_null() | (pl.col("object_id") == ""))
     if missing_id.height:
-        msg = f"{source}: empty object id at {_rows(missing_id)}"
+        msg = f"{source}: empty object id at {describe_rows(missing_id)}"
         raise InvalidValueError(msg)
     if "detected" not in points.columns:
         points = points.with_columns(pl.lit(True).alias("detected"))
     points = points.with_columns(pl.col("detected").cast(pl.Boolean).fill_null(True))
 
-    points = _cast_numeric(points, source)
+    for name in _NUMERIC:
+        points = cast_numeric(points, name, source=source)
     object_order = points.select(pl.col("object_id").unique(maintain_order=True))
     points = _drop_non_finite(points, report)
     emptied = object_order.join(points.select("object_id").unique(), on="object_id", how="anti")
     if emptied.height:
         msg = (
             f"{source}: objects {_objects(emptied)} have no finite observation left after "
-            "dropping NaN/inf values"
+            "dropping NaN/inf/missing values"
         )
         raise EmptyLightCurveError(msg)
-    _check_errors_positive(points, source)
-    points = _convert_julian_dates(points, report)
-
-    bands = points["band"].unique().to_list()
-    for band in bands:
-        at = points.filter(pl.col("band").eq_missing(band))
-        if band is None or band == "":
-            msg = f"{source}: missing band name at {_rows(at)}"
-            raise InvalidValueError(msg)
-        try:
-            registry.canonical(band)
-        except UnknownBandError as exc:
-            msg = f"{source}: {_rows(at)}: {exc}"
-            raise UnknownBandError(msg) from exc
-    resolved = registry.resolve(bands)
-    points = points.with_columns(
-        pl.col("band").replace_strict({k: v[0] for k, v in resolved.items()}).alias("band"),
-        pl.col("band")
-        .replace_strict({k: v[1] for k, v in resolved.items()}, return_dtype=pl.Float32)
-        .alias("wavelength"),
-    )
-    points = _drop_duplicates(points, report, source)
+    _check_float32_range(points, report)
+    points = _convert_julian_dates(points, report, time_format)
+    points = _resolve_bands(points, registry, source)
+    points = _drop_duplicates(points, report)
     has_label = LABEL_COLUMN in points.columns
     if has_label:
         points = points.with_columns(pl.col(LABEL_COLUMN).cast(pl.String))
@@ -234,10 +345,8 @@ def assemble(
     )
     table = object_order.join(grouped, on="object_id", how="left", maintain_order="left")
     if metadata is not None:
-        metadata = metadata.with_columns(pl.col("object_id").cast(pl.String))
-        table = table.join(metadata, on="object_id", how="left", maintain_order="left")
+        table = _join_metadata(table, metadata, report)
     table = check_table(table.cast(dict(LIGHT_CURVE_SCHEMA)))
     report.n_objects = table.height
     report.n_points = int(table["time"].list.len().sum())
     return table, report
-

@@ -1,6 +1,7 @@
 """Reader for the PLAsTiCC challenge format: a light-curve CSV plus its metadata CSV.
 
-Light curves: ``object_id, mjd, passband (0-5 = LSST ugrizy), flux, flux_err, detected_bool``.
+Light curves: ``object_id, mjd, passband (0-5 = LSST ugrizy), flux, flux_err, detected_bool``,
+read like any long table (:mod:`engine.data.readers.long`), which knows PLAsTiCC's passband codes.
 Metadata: one row per object; ``target`` becomes the class name, simulation-truth columns
 (``true_*``, ``tflux_*``, ``libid_cadence``) are never read.
 """
@@ -11,11 +12,20 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.data.assemble import IngestReport, assemble
+from engine.data.assemble import IngestReport
 from engine.data.bands import BandRegistry
+from engine.data.readers.columns import PLASTICC_PASSBANDS as PASSBANDS
+from engine.data.readers.files import read_csv
+from engine.data.readers.long import long_from_frame
 
-#: PLAsTiCC ``passband`` integer -> canonical band
-PASSBANDS = {0: "lsst_u", 1: "lsst_g", 2: "lsst_r", 3: "lsst_i", 4: "lsst_z", 5: "lsst_y"}
+__all__ = [
+    "CLASS_NAMES",
+    "PASSBANDS",
+    "is_plasticc",
+    "is_plasticc_metadata",
+    "read_plasticc",
+    "read_plasticc_metadata",
+]
 
 #: PLAsTiCC ``target`` -> class name (Kessler et al. 2019; names as catscope reports them)
 CLASS_NAMES = {
@@ -38,7 +48,7 @@ LIGHT_CURVE_COLUMNS = ("object_id", "mjd", "passband", "flux", "flux_err", "dete
 
 
 def is_plasticc(columns: list[str]) -> bool:
-    """True when ``columns`` are those of a PLAsTiCC light-curve file."""
+    """Tell whether ``columns`` are those of a PLAsTiCC light-curve file."""
     return set(LIGHT_CURVE_COLUMNS) <= {c.lower() for c in columns}
 
 
@@ -57,7 +67,10 @@ def read_plasticc_metadata(path: str | Path) -> pl.DataFrame:
         frame = frame.with_columns(pl.col("ddf").cast(pl.Int8))
     if "distmod" in frame.columns:  # -9 marks "no distance" (galactic objects)
         frame = frame.with_columns(
-            pl.when(pl.col("distmod") == -9).then(None).otherwise(pl.col("distmod")).alias("distmod")
+            pl.when(pl.col("distmod") == -9)
+            .then(None)
+            .otherwise(pl.col("distmod"))
+            .alias("distmod")
         )
     if "target" in frame.columns:
         frame = frame.with_columns(
@@ -73,17 +86,13 @@ def read_plasticc(
     registry: BandRegistry | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Read a PLAsTiCC light-curve CSV (and optionally its metadata) as a canonical table."""
-    points = pl.read_csv(
-        path,
-        schema_overrides={"object_id": pl.String, "passband": pl.Int64},
-    ).rename(str.lower)
-    points = points.select(
-        pl.col("object_id"),
-        pl.col("mjd").alias("time"),
-        pl.col("passband").replace_strict(PASSBANDS, return_dtype=pl.String, default=None).alias("band"),
-        pl.col("flux"),
-        pl.col("flux_err"),
-        pl.col("detected_bool").cast(pl.Boolean).alias("detected"),
-    )
+    path = Path(path)
     metadata = read_plasticc_metadata(metadata_path) if metadata_path else None
-    return assemble(points, source=str(path), registry=registry, metadata=metadata)
+    return long_from_frame(
+        read_csv(path), source=str(path), registry=registry, metadata=metadata, format="plasticc"
+    )
+
+
+def is_plasticc_metadata(columns: list[str]) -> bool:
+    """Tell whether ``columns`` are those of a PLAsTiCC metadata file (training or test set)."""
+    return {"object_id", "ddf_bool", "hostgal_photoz"} <= {c.strip().lower() for c in columns}
