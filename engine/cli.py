@@ -1,0 +1,196 @@
+"""The ``catscope`` command line: one program, one subcommand per task.
+
+Every subcommand turns a :class:`~engine.errors.CatscopeError` into a one-line message and exit
+code 2, so a bad file never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.errors import CatscopeError
+
+app = typer.Typer(
+    name="catscope",
+    help="Look inside light-curve foundation models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Benchmark data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _friendly_errors(command: Callable) -> Callable:
+    """Print CatscopeErrors as one line on stderr and exit 2; show warnings as 'warning: ...'."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        warnings.showwarning = lambda message, *_a, **_k: typer.echo(f"warning: {message}", err=True)
+        try:
+            return command(*args, **kwargs)
+        except CatscopeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@app.command()
+@_friendly_errors
+def ingest(
+    inputs: Annotated[list[Path], typer.Argument(help="CSV, Parquet or FITS files of photometry.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Canonical Parquet table to write.")],
+    columns: Annotated[
+        str | None,
+        typer.Option(help="Column mapping overriding detection, e.g. 'object_id=ID,time=MJD,mag=M'."),
+    ] = None,
+    band_map: Annotated[
+        list[str] | None,
+        typer.Option("--band-map", help="Add or override a band: NAME=WAVELENGTH_A or NAME=KNOWN_BAND."),
+    ] = None,
+    metadata: Annotated[
+        Path | None, typer.Option(help="Per-object metadata CSV (e.g. PLAsTiCC metadata).")
+    ] = None,
+    max_file_bytes: Annotated[
+        int, typer.Option(help="Refuse input files larger than this many bytes.")
+    ] = 2 * 1024**3,
+) -> None:
+    """Read light curves in any supported format and write catscope's canonical Parquet table."""
+    from engine.data.bands import parse_band_map
+    from engine.data.ingest import ingest_files, parse_columns
+    from engine.data.schema import write_table
+
+    table, reports = ingest_files(
+        inputs,
+        columns=parse_columns(columns) if columns else None,
+        band_map=parse_band_map(band_map),
+        metadata_path=metadata,
+        max_file_bytes=max_file_bytes,
+    )
+    write_table(table, out)
+    n_points = int(table["time"].list.len().sum())
+    typer.echo(f"wrote {out}: {table.height:,} objects, {n_points:,} points from {len(reports)} file(s)")
+
+
+@data_app.command("plasticc")
+@_friendly_errors
+def data_plasticc(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plasticc.parquet and folds.parquet.")],
+    sample_dir: Annotated[
+        Path | None, typer.Option(help="Also write the shipped fold-0 sample subset here.")
+    ] = None,
+) -> None:
+    """Download the PLAsTiCC training set (via pip) and write the table and the fixed 5-fold split."""
+    from engine.data.plasticc import build
+
+    for name, path in build(out, sample_dir=sample_dir).items():
+        typer.echo(f"{name}: {path}")
+
+
+@app.command()
+@_friendly_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="Training config TOML (see configs/).")],
+    fresh: Annotated[bool, typer.Option(help="Ignore checkpoints of an earlier run.")] = False,
+) -> None:
+    """Train a model from a TOML config; resumes from the run's last checkpoint by default."""
+    from engine.training import train as run_training
+
+    typer.echo(f"model written to {run_training(config, resume=not fresh)}")
+
+
+def _read_any_table(path: Path, columns: str | None = None, band_map: list[str] | None = None):
+    """A canonical table from a catscope Parquet file or from any file ``ingest`` reads."""
+    from engine.data.bands import parse_band_map
+    from engine.data.ingest import ingest_files, parse_columns
+    from engine.data.schema import LIGHT_CURVE_SCHEMA, read_table
+
+    if path.suffix == ".parquet" and columns is None and not band_map:
+        import polars as pl
+
+        if set(LIGHT_CURVE_SCHEMA.names()) <= set(pl.read_parquet_schema(path)):
+            return read_table(path)
+    table, _ = ingest_files(
+        [path],
+        columns=parse_columns(columns) if columns else None,
+        band_map=parse_band_map(band_map),
+    )
+    return table
+
+
+ModelOption = Annotated[
+    str, typer.Option("--model", "-m", help="Shipped model name or a model directory.")
+]
+PrecisionOption = Annotated[
+    str, typer.Option(help="fp32, or bf16 (faster on CPUs with AMX/AVX-512 and on GPUs).")
+]
+DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: auto).")]
+
+
+@app.command()
+@_friendly_errors
+def score(
+    input: Annotated[Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of predictions.")],
+    model: ModelOption = "atcat-plasticc",
+    columns: Annotated[str | None, typer.Option(help="Column mapping, as for ingest.")] = None,
+    band_map: Annotated[list[str] | None, typer.Option("--band-map", help="As for ingest.")] = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "fp32",
+) -> None:
+    """Classify light curves: object_id, pred_class, confidence, unsure and p_<class> columns."""
+    from engine.infer import InferenceSettings, load_predictor
+
+    predictor = load_predictor(model, settings=InferenceSettings(device=device, precision=precision))
+    table = _read_any_table(input, columns, band_map)
+    predictions = predictor.predict(table)
+    predictions.write_parquet(out)
+    typer.echo(f"wrote {out}: {predictions.height:,} objects scored by {predictor.info.name}")
+
+
+@app.command()
+@_friendly_errors
+def evaluate(
+    data: Annotated[Path, typer.Option(help="Labelled light curves (catscope Parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON file of metrics.")],
+    model: ModelOption = "atcat-plasticc",
+    folds: Annotated[
+        Path | None, typer.Option(help="folds.parquet: evaluate only the objects of --fold.")
+    ] = None,
+    fold: Annotated[int, typer.Option(help="Fold to evaluate with --folds.")] = 0,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "fp32",
+) -> None:
+    """Macro F1, class-balanced F1, calibration, early detection and next-point NLL."""
+    import json
+
+    import polars as pl
+
+    from engine.infer import InferenceSettings, load_predictor
+    from engine.infer.evaluate import evaluate_predictor
+
+    predictor = load_predictor(model, settings=InferenceSettings(device=device, precision=precision))
+    table = _read_any_table(data)
+    if folds is not None:
+        chosen = pl.read_parquet(folds).filter(pl.col("fold") == fold).select("object_id")
+        table = table.join(chosen, on="object_id", how="semi", maintain_order="left")
+    metrics = evaluate_predictor(predictor, table)
+    out.write_text(json.dumps(metrics, indent=1))
+    c = metrics["classification"]
+    typer.echo(
+        f"{metrics['n_objects']:,} objects: macro F1 {c['macro_f1']:.4f}, class-balanced macro F1 "
+        f"{c['class_balanced_macro_f1']:.4f}, ECE {metrics['calibration']['before']['reliability']['ece']:.4f}"
+        f" -> {metrics['calibration']['after']['reliability']['ece']:.4f}, next-point NLL "
+        f"{metrics['next_point_nll']['mean']:.3f}; written to {out}"
+    )
+
+
+if __name__ == "__main__":
+    app()

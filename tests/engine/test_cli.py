@@ -1,0 +1,70 @@
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from engine.cli import app
+from engine.data.schema import read_table
+
+FIXTURES = Path(__file__).parent / "data" / "fixtures"
+runner = CliRunner()
+
+
+def test_ingest_writes_canonical_table(tmp_path):
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["ingest", str(FIXTURES / "mags_gR.csv"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = read_table(out)
+    assert table.height > 0 and "wrote" in result.output
+
+
+def test_ingest_bad_band_is_one_line_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("object_id,mjd,band,mag,magerr\na,60000,Q,20,0.1\n")
+    result = runner.invoke(app, ["ingest", str(bad), "--out", str(tmp_path / "x.parquet")])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "unknown band 'Q'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ingest_band_map_adds_a_band(tmp_path):
+    bad = tmp_path / "w.csv"
+    bad.write_text("object_id,mjd,band,mag,magerr\na,60000,Q,20,0.1\n")
+    out = tmp_path / "x.parquet"
+    result = runner.invoke(app, ["ingest", str(bad), "--out", str(out), "--band-map", "Q=5000"])
+    assert result.exit_code == 0, result.output
+    assert read_table(out)["wavelength"][0].to_list() == [5000.0]
+
+
+def test_score_and_evaluate(tmp_path, model_dir, sample_table):
+    data = tmp_path / "data.parquet"
+    sample_table.head(30).write_parquet(data)
+    preds = tmp_path / "preds.parquet"
+    result = runner.invoke(app, ["score", str(data), "--out", str(preds), "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(preds)
+    assert frame.height == 30 and {"pred_class", "confidence", "unsure"} <= set(frame.columns)
+
+    metrics = tmp_path / "m.json"
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--out", str(metrics), "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(metrics.read_text())
+    assert report["n_objects"] == 30
+    assert 0.0 <= report["classification"]["macro_f1"] <= 1.0
+    assert report["next_point_nll"]["n_points"] > 0
+
+
+def test_score_reads_any_ingest_format(tmp_path, model_dir):
+    preds = tmp_path / "p.parquet"
+    result = runner.invoke(
+        app, ["score", str(FIXTURES / "ztf_alerts.csv"), "--out", str(preds), "--model", str(model_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(preds).height >= 1
+
+
+def test_score_unknown_model_is_clear(tmp_path):
+    result = runner.invoke(app, ["score", str(FIXTURES / "mags_gR.csv"), "--out", str(tmp_path / "p"), "--model", "nope"])
+    assert result.exit_code == 2 and "no model named 'nope'" in result.output
