@@ -192,5 +192,23 @@ def evaluate(
     )
 
 
+@app.command()
+@_friendly_errors
+def baseline(
+    data: Annotated[Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet.")] = Path(
+        "data/plasticc"
+    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON file of baseline metrics.")] = Path(
+        "assets/baselines/plasticc.json"
+    ),
+    n_jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+) -> None:
+    """Feature + LightGBM classification and Gaussian-process next-point baselines on fold 0."""
+    from engine.baselines.report import run_baselines
+
+    run_baselines(data, out, n_jobs=n_jobs)
+    typer.echo(f"baseline metrics written to {out}")
+
+
 if __name__ == "__main__":
     app()
