@@ -7,6 +7,7 @@ code 2, so a bad file never ends in a traceback.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import warnings
 from collections.abc import Callable
@@ -100,10 +101,50 @@ def train(
     config: Annotated[Path, typer.Argument(help="Training config TOML (see configs/).")],
     fresh: Annotated[bool, typer.Option(help="Ignore checkpoints of an earlier run.")] = False,
 ) -> None:
-    """Train a model from a TOML config; resumes from the run's last checkpoint by default."""
+    """Train a model from a TOML config; resumes from the run's last checkpoint by default.
+
+    A classifier is then calibrated on the run's held-out validation objects.
+    """
     from engine.training import train as run_training
 
-    typer.echo(f"model written to {run_training(config, resume=not fresh)}")
+    model_dir = run_training(config, resume=not fresh)
+    typer.echo(f"model written to {model_dir}")
+    if _classifies(model_dir):
+        _report_calibration(model_dir)
+
+
+def _classifies(model_dir: Path) -> bool:
+    from engine.models.registry import find_model
+
+    info = find_model(model_dir)
+    return info.can("classify") and bool(json.loads((model_dir / "config.json").read_text()).get("class_names"))
+
+
+def _report_calibration(model_dir: Path, data: Path | None = None) -> None:
+    from engine.data.schema import read_table
+    from engine.infer.calibrate import calibrate_model
+
+    report = calibrate_model(model_dir, read_table(data) if data else None)
+    before, after = report["before"]["reliability"]["ece"], report["after"]["reliability"]["ece"]
+    typer.echo(
+        f"calibrated on {report['n_objects']:,} held-out objects: temperature "
+        f"{report['temperature']:.3f}, ECE {before:.4f} -> {after:.4f}"
+    )
+
+
+@app.command()
+@_friendly_errors
+def calibrate(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name or directory.")] = "atcat-plasticc",
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Labelled objects not trained on (default: the run's validation set)."),
+    ] = None,
+) -> None:
+    """Fit temperature scaling on held-out objects and store it with the model."""
+    from engine.models.registry import find_model
+
+    _report_calibration(find_model(model).path, data)
 
 
 def _read_any_table(path: Path, columns: str | None = None, band_map: list[str] | None = None):
@@ -169,8 +210,6 @@ def evaluate(
     precision: PrecisionOption = "fp32",
 ) -> None:
     """Macro F1, class-balanced F1, calibration, early detection and next-point NLL."""
-    import json
-
     import polars as pl
 
     from engine.infer import InferenceSettings, load_predictor

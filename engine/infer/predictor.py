@@ -377,7 +377,7 @@ def load_predictor(
     model = load_model(info.path, device=settings.torch_device)
     calibration_path = info.path / CALIBRATION_FILE
     calibration = (
-        TemperatureScaler.from_dict(json.loads(calibration_path.read_text()))
+        TemperatureScaler.from_dict(json.loads(calibration_path.read_text())["temperature_scaler"])
         if calibration_path.exists()
         else None
     )

@@ -1,0 +1,27 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from engine.infer import load_predictor
+from engine.infer.calibrate import calibrate_model
+from engine.infer.predictor import CALIBRATION_FILE
+
+
+def test_calibration_is_stored_and_used(tmp_path, model_dir, sample_table):
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    before = load_predictor(copy)
+    assert before.temperature == 1.0
+    report = calibrate_model(copy, sample_table.head(200))
+    stored = json.loads((copy / CALIBRATION_FILE).read_text())
+    assert stored["n_objects"] == 200
+    after = load_predictor(copy)
+    assert after.temperature == pytest.approx(report["temperature"])
+    assert after.temperature != 1.0
+    # calibration rescales probabilities but never changes the predicted class
+    table = sample_table.head(20)
+    assert before.predict(table)["pred_class"].to_list() == after.predict(table)["pred_class"].to_list()
+    assert report["after"]["nll"] <= report["before"]["nll"] + 1e-9
+    assert np.isfinite(report["after"]["reliability"]["ece"])
