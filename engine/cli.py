@@ -28,7 +28,7 @@ data_app = typer.Typer(help="Benchmark data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 
-def _friendly_errors(command: Callable) -> Callable:
+def friendly_errors(command: Callable) -> Callable:
     """Print CatscopeErrors as one line on stderr and exit 2; show warnings as 'warning: ...'."""
 
     @functools.wraps(command)
@@ -44,7 +44,7 @@ def _friendly_errors(command: Callable) -> Callable:
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def ingest(
     inputs: Annotated[list[Path], typer.Argument(help="CSV, Parquet or FITS files of photometry.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Canonical Parquet table to write.")],
@@ -81,7 +81,7 @@ def ingest(
 
 
 @data_app.command("plasticc")
-@_friendly_errors
+@friendly_errors
 def data_plasticc(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plasticc.parquet and folds.parquet.")],
     sample_dir: Annotated[
@@ -96,7 +96,7 @@ def data_plasticc(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def train(
     config: Annotated[Path, typer.Argument(help="Training config TOML (see configs/).")],
     fresh: Annotated[bool, typer.Option(help="Ignore checkpoints of an earlier run.")] = False,
@@ -133,7 +133,7 @@ def _report_calibration(model_dir: Path, data: Path | None = None) -> None:
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def calibrate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name or directory.")] = "atcat-plasticc",
     data: Annotated[
@@ -176,7 +176,7 @@ DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (d
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def score(
     input: Annotated[Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of predictions.")],
@@ -197,7 +197,7 @@ def score(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def evaluate(
     data: Annotated[Path, typer.Option(help="Labelled light curves (catscope Parquet).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON file of metrics.")],
@@ -232,7 +232,7 @@ def evaluate(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def baseline(
     data: Annotated[Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet.")] = Path(
         "data/plasticc"

@@ -1,0 +1,1 @@
+"""catscope explorer: the Panel web app (UI only; every computation is an ``engine`` call)."""

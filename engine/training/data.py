@@ -1,0 +1,126 @@
+"""Training data of a run: read the canonical table, split it by folds, scale the metadata.
+
+Fold 0 is the evaluation fold and is never read here. The training folds are split once more,
+stratified by class, into the objects trained on and a small validation set used only to pick
+the checkpoint. The class list is every label of the whole table in sorted order, so it does not
+depend on which folds a run uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import polars as pl
+from sklearn.model_selection import train_test_split
+
+from engine.data.packed import PackedLightCurves
+from engine.data.schema import LABEL_COLUMN, read_table
+from engine.errors import InputError, MissingColumnError
+from engine.training.config import TrainConfig
+from engine.training.metadata import MetadataScaler
+
+
+@dataclass(frozen=True)
+class Split:
+    """Light curves (metadata already scaled) and their class indices, (N,) int64 or None."""
+
+    curves: PackedLightCurves
+    labels: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.curves)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Training and validation objects, class names and the fitted metadata scaler."""
+
+    train: Split
+    validation: Split
+    class_names: tuple[str, ...]
+    scaler: MetadataScaler | None
+
+
+def _read_training_folds(config: TrainConfig) -> pl.DataFrame:
+    data = config.data
+    table = read_table(data.path)
+    try:
+        folds = pl.read_parquet(data.folds_path, columns=["object_id", "fold"])
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        msg = f"{data.folds_path}: cannot read as an object_id -> fold Parquet table ({exc})"
+        raise InputError(msg) from exc
+    folds = folds.with_columns(pl.col("object_id").cast(pl.String), pl.col("fold").cast(pl.Int64))
+    frame = table.join(folds, on="object_id", how="inner")
+    frame = frame.filter(pl.col("fold").is_in(list(data.train_folds))).drop("fold")
+    if frame.is_empty():
+        msg = (
+            f"no object of {data.path} is in train_folds {list(data.train_folds)} "
+            f"of {data.folds_path}"
+        )
+        raise InputError(msg)
+    missing = [n for n in data.metadata_names if n not in frame.columns]
+    if missing:
+        msg = f"{data.path} has no metadata column(s) {missing}; it has {frame.columns}"
+        raise MissingColumnError(msg)
+    return frame
+
+
+def _class_names(config: TrainConfig) -> tuple[str, ...]:
+    labels = read_table(config.data.path, columns=[LABEL_COLUMN])[LABEL_COLUMN]
+    return tuple(sorted(labels.drop_nulls().unique().to_list()))
+
+
+def load_data(config: TrainConfig) -> TrainingData:
+    """Read, split and prepare the data of a run (see the module docstring)."""
+    frame = _read_training_folds(config)
+    classify = config.loss.classifies
+    labels = None
+    class_names: tuple[str, ...] = ()
+    if classify:
+        if LABEL_COLUMN not in frame.columns or frame[LABEL_COLUMN].null_count():
+            n = frame[LABEL_COLUMN].null_count() if LABEL_COLUMN in frame.columns else len(frame)
+            msg = (
+                f"{config.data.path}: {n} training objects have no {LABEL_COLUMN!r}; "
+                "classification losses need every object labelled (set the [loss] "
+                "classification weights to 0 to train the generative head only)"
+            )
+            raise InputError(msg)
+        class_names = _class_names(config)
+        labels = (
+            frame[LABEL_COLUMN]
+            .replace_strict(list(class_names), list(range(len(class_names))), return_dtype=pl.Int64)
+            .to_numpy()
+        )
+    try:
+        train_index, val_index = train_test_split(
+            np.arange(len(frame)),
+            test_size=config.data.validation_fraction,
+            random_state=config.seed,
+            stratify=labels,
+        )
+    except ValueError as exc:  # a class too rare to appear on both sides of the split
+        msg = (
+            f"cannot hold out validation_fraction={config.data.validation_fraction} of the "
+            f"{len(frame)} training objects stratified by class ({exc})"
+        )
+        raise InputError(msg) from exc
+    curves = PackedLightCurves.from_frame(frame)
+    names = config.data.metadata_names
+    scaler = None
+    if names:
+        raw = np.stack([curves.metadata[n] for n in names], axis=1)  # (N, M)
+        scaler = MetadataScaler(names).fit(raw[train_index])
+        scaled = scaler.transform(raw)
+        curves = replace(curves, metadata={n: scaled[:, i] for i, n in enumerate(names)})
+
+    def split(index: np.ndarray) -> Split:
+        index = np.sort(index)
+        return Split(curves.subset(index), None if labels is None else labels[index])
+
+    return TrainingData(
+        train=split(train_index),
+        validation=split(val_index),
+        class_names=class_names,
+        scaler=scaler,
+    )

@@ -1,0 +1,279 @@
+"""Train an ATCAT model from a TOML config, resumably, and export it as a model directory.
+
+The run is laid out in order: config, setup (seed, device, threads), data (canonical Parquet
+split by folds), model and optimizer (fresh, or resumed from the last checkpoint of the run),
+the loop (validation and checkpoint every ``eval_every`` steps), and the export of the best
+checkpoint to ``<output_dir>/<name>`` with ``classes.json``, ``metadata_scaler.json`` and
+``training.json`` beside the weights (the mixture grid is in the weights, as buffers).
+
+Every random draw of step ``s`` (the batch, its augmentations, dropout) comes from seeds
+derived from ``(seed, s)``, so a resumed run takes exactly the steps the uninterrupted run
+would have taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from engine.errors import CatscopeError, InputError
+from engine.models.atcat.model import ATCAT
+from engine.models.checkpoint import load_model, save_model
+from engine.training.augment import collate_augmented
+from engine.training.config import TrainConfig, load_config
+from engine.training.data import Split, TrainingData, load_data
+from engine.training.evaluate import evaluate
+from engine.training.losses import training_losses
+from engine.training.run_state import (
+    RunState,
+    find_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    stored_config,
+)
+from engine.training.sampler import BalancedBatchSampler, ShuffledBatchSampler
+
+logger = logging.getLogger(__name__)
+
+#: sub-streams of the per-step seeds
+_AUGMENT, _TORCH = 1, 2
+#: config keys that may change when a run is resumed; any other change is an error
+_RESUMABLE_CHANGES = {"steps", "eval_every", "log_every", "device", "threads", "output_dir"}
+_BEST = "best"
+
+
+class TrainingDivergedError(CatscopeError, FloatingPointError):
+    """A training loss became NaN or infinite."""
+
+
+def _step_seed(seed: int, step: int, stream: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, step, stream])
+
+
+def setup(config: TrainConfig) -> torch.device:
+    """Cap torch's threads and pick the device (seeds are set where they are used)."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if config.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if config.device == "cuda" and not torch.cuda.is_available():
+        msg = "device = 'cuda' but torch sees no CUDA device; use 'cpu' or 'auto'"
+        raise InputError(msg)
+    return torch.device(config.device)
+
+
+def build_model(config: TrainConfig, data: TrainingData) -> ATCAT:
+    """Build a fresh model; classes, metadata and mixture grid come from the training data."""
+    model_config = replace(
+        config.model, class_names=data.class_names, metadata_names=config.data.metadata_names
+    )
+    torch.manual_seed(config.seed)
+    model = ATCAT(model_config)
+    model.mixture.fit(data.train.curves.flux)
+    return model
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """NAdam with the run's hyperparameters."""
+    opt = config.optimizer
+    return torch.optim.NAdam(
+        model.parameters(), lr=opt.lr, betas=(opt.beta1, opt.beta2), weight_decay=opt.weight_decay
+    )
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Warm-up, constant, then exponential decay (see :class:`ScheduleConfig`)."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: config.schedule.factor(step, config.steps)
+    )
+
+
+def make_batches(config: TrainConfig, train: Split, start: int) -> Iterator[np.ndarray]:
+    """Endless stream of training-batch indices from step ``start`` on."""
+    lengths = np.minimum(train.curves.lengths, config.model.max_points)
+    common = {
+        "batch_size": config.batch_size,
+        "bucket_batches": config.data.bucket_batches,
+        "seed": config.seed,
+    }
+    if train.labels is not None:
+        return BalancedBatchSampler(train.labels, lengths, **common).batches(start)
+    return ShuffledBatchSampler(lengths, **common).batches(start)
+
+
+def _check_resumable(stored: dict, current: dict, path: Path) -> None:
+    changed = sorted(k for k in stored.keys() | current.keys() if stored.get(k) != current.get(k))
+    refused = [k for k in changed if k not in _RESUMABLE_CHANGES]
+    if refused:
+        msg = (
+            f"{path} holds a checkpoint of a run whose config differs in {refused}; only "
+            f"{sorted(_RESUMABLE_CHANGES)} may change when resuming. Start afresh "
+            "(resume=False, --no-resume) or choose another name"
+        )
+        raise InputError(msg)
+
+
+def _start(config: TrainConfig, data: TrainingData, device: torch.device, resume: bool):
+    """Model, optimizer, scheduler and progress: from the run's checkpoint or fresh."""
+    run_dir = config.checkpoint_dir
+    found = find_checkpoint(run_dir) if resume else None
+    if found is not None:
+        model, optimizer, scheduler, state = load_checkpoint(
+            found,
+            lambda m: make_optimizer(m, config),
+            lambda o: make_scheduler(o, config),
+            device,
+        )
+        _check_resumable(stored_config(found), config.to_dict(), found)
+        logger.info("resuming %s from step %d", config.name, state.step)
+        return model, optimizer, scheduler, state
+    shutil.rmtree(run_dir, ignore_errors=True)
+    model = build_model(config, data).to(device).train()
+    optimizer = make_optimizer(model, config)
+    return model, optimizer, make_scheduler(optimizer, config), RunState()
+
+
+def _extras(data: TrainingData, state: RunState, config: TrainConfig, n_params: int) -> dict:
+    extras = {
+        "classes.json": list(data.class_names),
+        "training.json": {
+            "config": config.to_dict(),
+            "steps": state.step,
+            "best_step": state.best_step,
+            "best_metric": state.best_metric,
+            "wall_time_s": state.elapsed,
+            "n_params": n_params,
+            "n_train": len(data.train),
+            "n_validation": len(data.validation),
+            "log": state.log,
+        },
+    }
+    if data.scaler is not None:
+        extras["metadata_scaler.json"] = data.scaler.to_dict()
+    return extras
+
+
+def _score(metrics: dict[str, float], model: ATCAT) -> float:
+    """Checkpoint-selection score, higher is better."""
+    if model.config.class_names:
+        return metrics["balanced_f1"]
+    return -metrics["next_nll"]
+
+
+def _train_step(
+    model: ATCAT,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: TrainConfig,
+    train: Split,
+    index: np.ndarray,
+    step: int,
+    device: torch.device,
+) -> dict[str, float]:
+    rng = np.random.default_rng(_step_seed(config.seed, step, _AUGMENT))
+    batch = collate_augmented(
+        train.curves,
+        index,
+        rng,
+        config.augment,
+        max_points=model.config.max_points,
+        metadata_names=model.config.metadata_names,
+    ).to(device)
+    target = None if train.labels is None else torch.from_numpy(train.labels[index]).to(device)
+    torch.manual_seed(int(_step_seed(config.seed, step, _TORCH).generate_state(1)[0]))
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=config.bf16):
+        outputs = model(batch)
+        losses = training_losses(model, outputs, batch, target, config.loss)
+    optimizer.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    if config.optimizer.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.optimizer.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    values = {name: float(value.detach()) for name, value in losses.items()}  # one sync per step
+    if not math.isfinite(values["total"]):
+        msg = (
+            f"training diverged at step {step}: losses {values}; lower [optimizer] lr, set "
+            "grad_clip, or set bf16 = false"
+        )
+        raise TrainingDivergedError(msg)
+    return values
+
+
+def _validate_and_checkpoint(
+    model: ATCAT,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: RunState,
+    config: TrainConfig,
+    data: TrainingData,
+    device: torch.device,
+) -> None:
+    metrics = evaluate(
+        model, data.validation, batch_size=config.batch_size, device=device, bf16=config.bf16
+    )
+    state.log.append({"step": state.step, "validation": metrics})
+    logger.info("step %d validation %s", state.step, metrics)
+    score = _score(metrics, model)
+    if score > state.best_metric:
+        state.best_metric, state.best_step = score, state.step
+        n_params = sum(p.numel() for p in model.parameters())
+        save_model(
+            model, config.checkpoint_dir / _BEST, extra=_extras(data, state, config, n_params)
+        )
+    save_checkpoint(config.checkpoint_dir, model, optimizer, scheduler, state, config.to_dict())
+
+
+def run(config: TrainConfig, *, resume: bool = True) -> Path:
+    """Train the model described by ``config`` and return the exported model directory."""
+    device = setup(config)
+    data = load_data(config)
+    model, optimizer, scheduler, state = _start(config, data, device, resume)
+    n_params = sum(p.numel() for p in model.parameters())
+    batches = make_batches(config, data.train, state.step)
+    running: dict[str, float] = defaultdict(float)
+    n_running = 0
+    clock = time.perf_counter()
+    elapsed_before = state.elapsed
+    with tqdm(total=config.steps, initial=state.step, desc=config.name, unit="step") as bar:
+        while state.step < config.steps:
+            losses = _train_step(
+                model, optimizer, scheduler, config, data.train, next(batches), state.step, device
+            )
+            state.step += 1
+            state.elapsed = elapsed_before + time.perf_counter() - clock
+            for name, value in losses.items():
+                running[name] += value
+            n_running += 1
+            bar.update(1)
+            last = state.step == config.steps
+            if state.step % config.log_every == 0 or last:
+                means = {name: total / n_running for name, total in running.items()}
+                state.log.append(
+                    {"step": state.step, "lr": scheduler.get_last_lr()[0], "elapsed": state.elapsed}
+                    | {f"loss/{k}": v for k, v in means.items()}
+                )
+                bar.set_postfix(loss=f"{means['total']:.4f}")
+                running.clear()
+                n_running = 0
+            if state.step % config.eval_every == 0 or last:
+                _validate_and_checkpoint(model, optimizer, scheduler, state, config, data, device)
+    best = load_model(config.checkpoint_dir / _BEST)
+    return save_model(best, config.model_dir, extra=_extras(data, state, config, n_params))
+
+
+def train(config_path: Path, *, resume: bool = True) -> Path:
+    """Train from the TOML config at ``config_path``; return the exported model directory."""
+    return run(load_config(config_path), resume=resume)

@@ -1,0 +1,117 @@
+"""End-to-end smoke runs on a tiny synthetic table: export, reload, exact resumption."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from engine.errors import InputError
+from engine.models.checkpoint import load_model, read_extra
+from engine.training import trainer
+from engine.training.config import TrainConfig
+from engine.training.metadata import MetadataScaler
+
+
+def _config(dataset, tmp_path, name: str, **overrides) -> TrainConfig:
+    table, folds = dataset
+    values = {
+        "name": name,
+        "steps": 3,
+        "batch_size": 8,
+        "eval_every": 2,
+        "log_every": 1,
+        "output_dir": str(tmp_path / "models"),
+        "run_dir": str(tmp_path / "runs"),
+        "data": {
+            "path": str(table),
+            "folds_path": str(folds),
+            "metadata_names": ["hostgal_photoz", "mwebv"],
+            "validation_fraction": 0.2,
+            "bucket_batches": 2,
+        },
+        "model": {
+            "d_model": 16,
+            "n_layers": 2,
+            "n_heads": 2,
+            "head_dim": 8,
+            "n_mixture": 8,
+            "max_points": 32,
+            "dropout": 0.1,
+        },
+        "loss": {"early_detection": 1.0, "generative": 1.0, "metadata_l1": 1e-4},
+    }
+    values.update(overrides)
+    return TrainConfig.from_dict(values)
+
+
+def _final_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
+    return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / "model.safetensors"))
+
+
+def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
+    config = _config(dataset, tmp_path, "smoke")
+    out = trainer.run(config, resume=False)
+    assert out == config.model_dir
+    model = load_model(out)
+    assert model.config.class_names == ("flat", "rise", "wave")
+    assert model.config.metadata_names == ("hostgal_photoz", "mwebv")
+    assert read_extra(out, "classes.json") == ["flat", "rise", "wave"]
+    scaler = MetadataScaler.from_dict(read_extra(out, "metadata_scaler.json"))
+    assert np.isfinite(scaler.transform(np.array([[0.5, 0.05]]))).all()
+    log = read_extra(out, "training.json")
+    assert log["steps"] == 3 and log["n_params"] == sum(p.numel() for p in model.parameters())
+    validations = [e for e in log["log"] if "validation" in e]
+    assert [e["step"] for e in validations] == [2, 3]
+    expected_metrics = {
+        "next_nll",
+        "f1",
+        "balanced_f1",
+        "f1_no_metadata",
+        "balanced_f1_no_metadata",
+    }
+    assert set(validations[-1]["validation"]) == expected_metrics
+    assert all(np.isfinite(v) for v in validations[-1]["validation"].values())
+    assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)
+    # the mixture grid was fitted to the training fluxes, not left on its default spread
+    assert float(model.mixture.means.abs().max()) < 5.0
+    # the exported model is the best validation checkpoint
+    assert log["best_step"] in (2, 3)
+
+
+def test_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch):
+    straight = _config(dataset, tmp_path, "straight")
+    trainer.run(straight, resume=False)
+
+    interrupted = _config(dataset, tmp_path, "interrupted")
+    real_step = trainer._train_step
+
+    def crash_at_step_2(*args, **kwargs):
+        if args[6] == 2:  # the step number
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "_train_step", crash_at_step_2)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run(interrupted, resume=False)
+    state = json.loads((interrupted.checkpoint_dir / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 2
+    monkeypatch.setattr(trainer, "_train_step", real_step)
+    trainer.run(interrupted, resume=True)
+
+    expected, resumed = _final_weights(straight), _final_weights(interrupted)
+    assert expected.keys() == resumed.keys()
+    for key in expected:
+        torch.testing.assert_close(resumed[key], expected[key], rtol=0, atol=0)
+
+
+def test_resume_refuses_a_changed_config(dataset, tmp_path):
+    trainer.run(_config(dataset, tmp_path, "changed", steps=2), resume=False)
+    changed = _config(dataset, tmp_path, "changed", steps=2, seed=5)
+    with pytest.raises(InputError, match="seed"):
+        trainer.run(changed, resume=True)
+    # a fresh start with the new config is allowed
+    assert trainer.run(changed, resume=False).is_dir()
