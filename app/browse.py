@@ -1,0 +1,112 @@
+"""Browse page: the catalogue as a filterable table; clicking a row opens the object."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+import polars as pl
+from bokeh.models.widgets.tables import NumberFormatter
+
+from app.state import NO_MODEL, AppState
+
+ALL = "(all)"
+_PAGE_SIZE = 20
+
+
+class BrowseView(pn.viewable.Viewer):
+    """Filterable, sortable table of the catalogue's objects."""
+
+    state = param.ClassSelector(class_=AppState)
+    search = param.String(default="", doc="Part of an object id.")
+    label = param.Selector(objects=[ALL], default=ALL, doc="Known class.")
+    predicted = param.Selector(
+        objects=[ALL], default=ALL, doc="Predicted class of the chosen model."
+    )
+    source = param.Selector(objects=[ALL], default=ALL, doc="Catalogue or uploaded file.")
+    min_points = param.Integer(default=0, bounds=(0, None), doc="Fewest observations.")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._table = pn.widgets.Tabulator(
+            pagination="remote",
+            page_size=_PAGE_SIZE,
+            disabled=True,
+            show_index=False,
+            sizing_mode="stretch_width",
+            selectable=False,
+            formatters={
+                "confidence": {"type": "progress", "max": 1, "legend": True},
+                "first_mjd": NumberFormatter(format="0.000"),
+                "span_days": NumberFormatter(format="0.0"),
+            },
+        )
+        self._table.on_click(self._on_click)
+        self._count = pn.pane.Markdown(margin=(0, 10))
+        self._update_options()
+        self._refresh()
+
+    @param.depends("state.catalog", "state.model", watch=True)
+    def _update_options(self) -> None:
+        summary = self.summary()
+        for name, column in (("label", "label"), ("predicted", "pred_class"), ("source", "source")):
+            values = (
+                summary[column].drop_nulls().unique().sort().to_list()
+                if column in summary.columns
+                else []
+            )
+            self.param[name].objects = [ALL, *values]
+            if getattr(self, name) not in self.param[name].objects:
+                setattr(self, name, ALL)
+
+    def summary(self) -> pl.DataFrame:
+        """Return the catalogue summary with the chosen model's predictions and anomaly scores."""
+        model = None if self.state.model == NO_MODEL else self.state.model
+        return self.state.catalog.summary(model)
+
+    def filtered(self) -> pl.DataFrame:
+        """Rows of the summary passing every filter."""
+        frame = self.summary()
+        if self.search.strip():
+            frame = frame.filter(
+                pl.col("object_id").str.contains(self.search.strip(), literal=True)
+            )
+        for name, column in (("label", "label"), ("predicted", "pred_class"), ("source", "source")):
+            value = getattr(self, name)
+            if value != ALL and column in frame.columns:
+                frame = frame.filter(pl.col(column) == value)
+        return frame.filter(pl.col("n_points") >= self.min_points)
+
+    @param.depends(
+        "search",
+        "label",
+        "predicted",
+        "source",
+        "min_points",
+        "state.catalog",
+        "state.model",
+        watch=True,
+    )
+    def _refresh(self) -> None:
+        frame = self.filtered()
+        self._table.value = frame.to_pandas()
+        self._count.object = (
+            f"**{frame.height:,}** of {len(self.state.catalog):,} objects. "
+            "Click a row to inspect it."
+        )
+
+    def _on_click(self, event) -> None:
+        self.state.inspect(self._table.value.iloc[event.row]["object_id"])
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        widgets = pn.Param(
+            self,
+            parameters=["search", "label", "predicted", "source", "min_points"],
+            widgets={
+                "search": {"type": pn.widgets.TextInput, "placeholder": "object id contains..."},
+                "min_points": {"type": pn.widgets.IntInput, "step": 10},
+            },
+            show_name=False,
+            default_layout=pn.Row,
+            sizing_mode="stretch_width",
+        )
+        return pn.Column(widgets, self._count, self._table, sizing_mode="stretch_width")

@@ -1,0 +1,139 @@
+"""The explorer app: one session = one :class:`~app.state.AppState` shared by the pages.
+
+``create_app`` builds the page tree for a session; ``serve`` runs the Panel server (all JS and
+CSS come from the server itself, nothing from a CDN). The URL ``?object=ID`` opens that object
+in the inspector, and the URL follows the object shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import panel as pn
+import param
+
+from app.browse import BrowseView
+from app.health import HealthView
+from app.inspector import InspectorView
+from app.loaders import list_models, load_catalog, open_label_store
+from app.state import PAGES, AppState
+from app.teach import TeachView
+from app.upload import MAX_UPLOAD_BYTES, UploadView
+from app.vetting import VettingView
+
+#: catalogue shown when none is given: the PLAsTiCC sample shipped in the repository
+DEFAULT_CATALOG = (
+    Path(__file__).resolve().parents[1] / "sample_data" / "plasticc_fold0_sample.parquet"
+)
+TITLE = "catscope"
+_HEADER_STYLE = {
+    "background": "#16324f",
+    "color": "white",
+    "padding": "0 12px",
+    "border-radius": "4px",
+}
+
+
+def _header(state: AppState) -> pn.Row:
+    info = pn.bind(
+        lambda c: (
+            f"**{TITLE}** · catalogue *{c.name}* · {len(c):,} objects"
+            + (f" ({len(c.uploaded):,} uploaded)" if c.uploaded else "")
+        ),
+        state.param.catalog,
+    )
+    return pn.Row(
+        pn.pane.Markdown(info, styles={"color": "white", "font-size": "1.2em"}, margin=(8, 10)),
+        pn.HSpacer(),
+        pn.widgets.Select.from_param(state.param.model, label="", width=220, margin=(10, 10)),
+        styles=_HEADER_STYLE,
+        sizing_mode="stretch_width",
+    )
+
+
+class Explorer(pn.viewable.Viewer):
+    """The whole app of one session: header with the model picker, and one tab per page."""
+
+    state = param.ClassSelector(class_=AppState)
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        state = self.state
+        self.views = {
+            "browse": BrowseView(state=state),
+            "inspect": InspectorView(state=state),
+            "upload": UploadView(state=state),
+            "vetting": VettingView(state=state),
+            "health": HealthView(state=state),
+            "teach": TeachView(state=state),
+        }
+        keys = list(PAGES)
+        # Not dynamic: Panel 1.9 gives panes updated while their tab is detached CDN stylesheet
+        # URLs (Markdown._update renders with document None), which fail offline.
+        self.tabs = pn.Tabs(
+            *((PAGES[k], self.views[k]) for k in keys),
+            sizing_mode="stretch_width",
+            active=keys.index(state.page),
+        )
+        self.tabs.param.watch(lambda e: setattr(state, "page", keys[e.new]), "active")
+        state.param.watch(lambda e: setattr(self.tabs, "active", keys.index(e.new)), "page")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            _header(self.state), self.tabs, sizing_mode="stretch_width", margin=(5, 10)
+        )
+
+
+def create_app(
+    catalog_path: str | Path | None = None,
+    models_dir: str | Path | None = None,
+    labels_url: str | Path | None = None,
+) -> Explorer:
+    """Build the explorer for one session.
+
+    Parameters
+    ----------
+    catalog_path : catalogue folder or canonical Parquet table (default: :data:`DEFAULT_CATALOG`)
+    models_dir : folder of models (default: the shipped ``assets/models``)
+    labels_url : label store, an SQLAlchemy URL or SQLite path (default: ``~/.catscope/labels.db``)
+    """
+    state = AppState(
+        catalog=load_catalog(str(catalog_path or DEFAULT_CATALOG)),
+        labels=open_label_store(str(labels_url or "")),
+        models=list_models(str(models_dir) if models_dir else None),
+    )
+    requested = pn.state.session_args.get("object") if pn.state.curdoc else None
+    if requested:
+        state.inspect(requested[0].decode())
+    if pn.state.location is not None:
+        pn.state.location.sync(state, {"object_id": "object"})
+    return Explorer(state=state)
+
+
+def serve(
+    port: int = 5006,
+    catalog: Path | None = None,
+    models_dir: Path | None = None,
+    show: bool = False,
+    *,
+    labels_url: str | None = None,
+    address: str | None = None,
+    threaded: bool = False,
+):
+    """Serve the explorer on ``port``; blocks, unless ``threaded`` (then returns the thread).
+
+    The catalogue is loaded before the server starts, so a bad path fails at once. With an
+    ``address`` (e.g. ``0.0.0.0`` in a container) pages from any host name are accepted.
+    """
+    load_catalog(str(catalog or DEFAULT_CATALOG))
+    return pn.serve(
+        lambda: create_app(catalog, models_dir, labels_url),
+        port=port,
+        address=address,
+        websocket_origin="*" if address else None,
+        show=show,
+        title=TITLE,
+        threaded=threaded,
+        websocket_max_message_size=MAX_UPLOAD_BYTES + 1024**2,
+        max_buffer_size=MAX_UPLOAD_BYTES + 1024**2,
+    )

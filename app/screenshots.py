@@ -1,0 +1,133 @@
+"""Write a PNG of every page of the explorer: ``python -m app.screenshots --out DIR``.
+
+Serves the app on a free port with a throw-away label store and drives Debian's Chromium with
+Playwright (never ``playwright install``). Panel draws after its websocket delivers the
+document, so each shot waits for text that only the drawn page contains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+#: flags that keep headless Chromium offline and quiet (see the project's stack notes)
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+VIEWPORT = {"width": 1400, "height": 1000}
+#: page key -> (tab title, text that only the drawn page shows)
+SHOTS = {
+    "browse": ("Browse", "Click a row to inspect it"),
+    "inspect": ("Inspect", "Best period"),
+    "upload": ("Upload", "Add your own light curves"),
+    "vetting": ("Vetting", re.compile(r"^\d+ of [\d,]+: object|Every object of the queue")),
+    "health": ("Model health", re.compile(r"^Evaluated|No model loaded|ships no|metrics")),
+    "teach": ("Teach", re.compile(r"^\d+ of \d+: |no labelled objects")),
+}
+_NO_MODEL = r"|No model loaded|cannot"
+#: inspector tab -> text to wait for (a model's output, or the reason there is none)
+INSPECTOR_TABS = {
+    "Probabilities": re.compile("Predicted" + _NO_MODEL),
+    "Timeline": re.compile("^Top$"),
+    "Attention": re.compile("^Layer$"),
+    "Continuations": re.compile("^Horizon"),
+}
+
+
+def free_port() -> int:
+    """Return a TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_drawn(
+    page, text: str | re.Pattern, *, settle_ms: float = 0, timeout_ms: float = 30_000
+) -> None:
+    """Wait until ``text`` is visible, then ``settle_ms`` more for Bokeh to finish its layout."""
+    page.get_by_text(text).filter(visible=True).first.wait_for(timeout=timeout_ms)
+    page.wait_for_timeout(settle_ms)
+
+
+def capture(url: str, out: Path, *, object_id: str) -> list[Path]:
+    """Screenshot every page of the app served at ``url`` into ``out``; return the files.
+
+    The inspector is shot once per model tab too (``inspect-<tab>.png``); continuations are
+    generated with the default settings first.
+    """
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+
+        def shoot(name: str) -> None:
+            written.append(out / f"{name}.png")
+            page.screenshot(path=written[-1], full_page=True)
+
+        for key, (tab, marker) in SHOTS.items():
+            page.goto(f"{url}/?object={object_id}" if key == "inspect" else url)
+            if key != "inspect":
+                page.get_by_text(tab, exact=True).first.click()
+            wait_until_drawn(page, marker, settle_ms=800)
+            shoot(key)
+        page.goto(f"{url}/?object={object_id}")
+        wait_until_drawn(page, SHOTS["inspect"][1])
+        for tab, marker in INSPECTOR_TABS.items():
+            page.get_by_text(tab, exact=True).first.click()
+            wait_until_drawn(page, marker, settle_ms=1500)
+            generate = page.get_by_role("button", name="Generate")
+            if tab == "Continuations" and generate.is_visible():
+                generate.click()
+                page.wait_for_timeout(6000)
+            shoot(f"inspect-{tab.lower()}")
+        browser.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the app, write one PNG per page, stop the server."""
+    from app.main import DEFAULT_CATALOG, serve
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue to show")
+    parser.add_argument("--models-dir", type=Path, default=None, help="folder of models")
+    parser.add_argument(
+        "--object", default=None, help="object for the inspector (default: first periodic)"
+    )
+    args = parser.parse_args(argv)
+
+    from app.loaders import load_catalog
+
+    catalog = load_catalog(str(args.catalog))
+    examples = dict(catalog.examples().iter_rows())
+    object_id = args.object or examples.get("RRL") or catalog.table["object_id"][0]
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="catscope-shots-") as folder:
+        server = serve(
+            port,
+            args.catalog,
+            args.models_dir,
+            False,
+            labels_url=str(Path(folder) / "labels.db"),
+            threaded=True,
+        )
+        try:
+            time.sleep(1.0)
+            for path in capture(f"http://localhost:{port}", args.out, object_id=object_id):
+                print(path)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Upload page: read a CSV/Parquet file with the ``catscope ingest`` readers and add its objects.
+
+Every failure ends as a message on the page; the session and the server keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import panel as pn
+import param
+import polars as pl
+
+from app.state import AppState
+from engine.data.assemble import IngestReport
+from engine.data.bands import BandRegistry, parse_band_map
+from engine.errors import CatscopeError, FileTooLargeError, MissingColumnError, UnknownBandError
+
+log = logging.getLogger(__name__)
+ACCEPTED = ".csv,.parquet,.pq"
+#: largest upload accepted by the page (bytes); bigger catalogues go through `catscope ingest`
+MAX_UPLOAD_BYTES = 100 * 1024**2
+
+
+class Prepared(NamedTuple):
+    """An upload read and scored, ready to join the catalogue."""
+
+    table: pl.DataFrame
+    report: IngestReport
+    predictions: dict[str, pl.DataFrame]
+
+
+def _attempt(function, *args) -> tuple:
+    """``(function(*args), None)``, or ``(None, error)``: a bad upload never ends the session."""
+    try:
+        return function(*args), None
+    except CatscopeError as exc:
+        return None, exc
+    except Exception as exc:  # noqa: BLE001 - shown on the page; logged for the developers
+        log.exception("upload step %s failed", getattr(function, "__name__", function))
+        return None, exc
+
+
+class UploadView(pn.viewable.Viewer):
+    """File picker, optional column and band mapping, and the outcome of the last upload."""
+
+    state = param.ClassSelector(class_=AppState)
+    columns = param.String(
+        default="",
+        doc="Column mapping overriding detection, e.g. object_id=ID,time=MJD,mag=M,mag_err=E",
+    )
+    band_map = param.String(default="", doc="Extra bands, e.g. w=6000, G2=ztf_g (comma separated).")
+    add = param.Event(doc="Read the file and add its objects.")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._file = pn.widgets.FileInput(
+            accept=ACCEPTED, multiple=False, label="Light-curve file (CSV or Parquet)"
+        )
+        self._status = pn.pane.Alert(
+            "Choose a CSV or Parquet file of photometry (one row per observation, or a catscope "
+            "table), then press *Add to catalogue*.",
+            alert_type="info",
+            sizing_mode="stretch_width",
+        )
+        self._mapping = pn.Card(
+            pn.widgets.TextInput.from_param(self.param.columns, sizing_mode="stretch_width"),
+            pn.widgets.TextInput.from_param(self.param.band_map, sizing_mode="stretch_width"),
+            pn.pane.Markdown(
+                "Roles: `object_id`, `time` (MJD or JD), `band`, `flux` + `flux_err` (FLUXCAL, "
+                "zero point 27.5) or `mag` + `mag_err` (AB), optional `detected`, `label`. "
+                "Band map entries are `NAME=WAVELENGTH_IN_ANGSTROM` or `NAME=KNOWN_BAND`."
+            ),
+            title="Column and band mapping (when detection fails)",
+            collapsed=True,
+            sizing_mode="stretch_width",
+        )
+
+    def show(self, text: str, kind: str) -> None:
+        """Put ``text`` in the status box (``kind``: info, success, warning, danger)."""
+        self._status.param.update(object=text, alert_type=kind)
+
+    def read(self, filename: str, content: bytes) -> tuple[pl.DataFrame, IngestReport]:
+        """Read uploaded ``content`` named ``filename`` with the ingest readers: (table, report)."""
+        from engine.data.ingest import parse_columns
+        from engine.data.readers import read_any
+
+        columns = parse_columns(self.columns) if self.columns.strip() else None
+        entries = [e.strip() for e in self.band_map.replace(";", ",").split(",") if e.strip()]
+        registry = BandRegistry(parse_band_map(entries))
+        with tempfile.TemporaryDirectory(prefix="catscope-upload-") as folder:
+            path = Path(folder) / Path(filename).name
+            path.write_bytes(content)
+            try:
+                return read_any(path, columns=columns, registry=registry)
+            except CatscopeError as exc:
+                # name the file as the user knows it, not by its temporary copy
+                raise type(exc)(str(exc).replace(str(path), filename)) from exc
+
+    def prepare(self, filename: str, content: bytes) -> Prepared:
+        """Read ``content`` and score it with the chosen model; touches no widget or state."""
+        if len(content) > MAX_UPLOAD_BYTES:
+            msg = (
+                f"{filename} is {len(content) / 1024**2:.0f} MB; the page accepts up to "
+                f"{MAX_UPLOAD_BYTES // 1024**2} MB. Use `catscope ingest` for bigger files."
+            )
+            raise FileTooLargeError(msg)
+        table, report = self.read(filename, content)
+        predictor = self.state.predictor() if self.state.can("classify") else None
+        predictions = {self.state.model: predictor.predict(table)} if predictor else {}
+        return Prepared(table, report, predictions)
+
+    def apply(self, filename: str, prepared: Prepared) -> None:
+        """Add prepared objects to the session's catalogue and say so."""
+        self.state.catalog = self.state.catalog.add(
+            prepared.table, source=filename, predictions=prepared.predictions
+        )
+        notes = "".join(f"\n- {note}" for note in prepared.report.notes)
+        scored = f" Scored with {self.state.model}." if prepared.predictions else ""
+        self.show(
+            f"**Added {prepared.table.height:,} objects ({prepared.report.n_points:,} points) "
+            f"from {filename}.**{scored} Find them on the Browse page (source = {filename})."
+            f"{notes}",
+            "success",
+        )
+
+    def upload(self, filename: str, content: bytes) -> None:
+        """Read ``content``, add its objects to the catalogue and report the outcome."""
+        self.finish(filename, _attempt(self.prepare, filename, content))
+
+    def finish(self, filename: str, outcome: tuple[Prepared | None, Exception | None]) -> None:
+        """Apply a successful :meth:`prepare` outcome, or show why the upload failed."""
+        prepared, error = outcome
+        if error is None:
+            error = _attempt(self.apply, filename, prepared)[1]
+        if error is None:
+            return
+        if isinstance(error, MissingColumnError | UnknownBandError):
+            self._mapping.collapsed = False
+        if isinstance(error, CatscopeError):
+            self.show(f"**Could not add {filename}.** {error}", "danger")
+        else:
+            self.show(
+                f"**Could not add {filename}** (unexpected {type(error).__name__}: {error}).",
+                "danger",
+            )
+
+    @param.depends("add", watch=True)
+    async def _on_add(self) -> None:
+        if not self._file.value:
+            self.show("Choose a file first.", "warning")
+            return
+        filename, content = self._file.filename, self._file.value
+        with self._status.param.update(loading=True):
+            # read in a worker thread: the server keeps serving other sessions meanwhile
+            outcome = await asyncio.to_thread(_attempt, self.prepare, filename, content)
+        self.finish(filename, outcome)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        button = pn.widgets.Button.from_param(
+            self.param.add, label="Add to catalogue", color="primary"
+        )
+        return pn.Column(
+            pn.pane.Markdown("### Add your own light curves"),
+            pn.Row(self._file, button),
+            self._mapping,
+            self._status,
+            sizing_mode="stretch_width",
+        )

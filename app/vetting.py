@@ -1,0 +1,264 @@
+"""Vetting page: a ranked queue of objects to label with the keyboard (i / a / k / s).
+
+Objects are ranked by a scorer the catalogue offers (:meth:`engine.catalog.Catalog.scorers`);
+labelled objects leave the queue. Labels go to the :class:`~engine.labels.LabelStore`
+with the note and the user's name, and can be exported as CSV or Parquet.
+"""
+
+from __future__ import annotations
+
+import io
+
+import panel as pn
+import param
+import polars as pl
+
+from app.inspector import light_curve_pane
+from app.keys import KeyboardShortcuts
+from app.model_views import message
+from app.state import HIDDEN, AppState
+from engine.catalog import CATALOGUE_ORDER
+from engine.errors import CatscopeError
+from engine.labels import KNOWN_PREFIX
+
+#: shortcut key -> label kind
+SHORTCUTS = {"i": "interesting", "a": "artefact", "k": "known", "s": "skip"}
+_SHOWN_QUEUE = 10
+_SHOWN_LABELS = 15
+
+
+class VettingView(pn.viewable.Viewer):
+    """The queue, the object at its head, label buttons with shortcuts, and the labels so far."""
+
+    state = param.ClassSelector(class_=AppState)
+    scorer = param.Selector(
+        objects=[CATALOGUE_ORDER], default=CATALOGUE_ORDER, doc="Ranking of the queue."
+    )
+    include_labelled = param.Boolean(default=False, doc="Keep labelled objects in the queue.")
+    position = param.Integer(default=0, bounds=(0, None), doc="Place in the queue.")
+    note = param.String(default="", doc="Note stored with the next label.")
+    known_class = param.Selector(objects=[], doc="Class used by the 'known class' label.")
+    interesting = param.Event(label="Interesting (i)")
+    artefact = param.Event(label="Artefact (a)")
+    known = param.Event(label="Known class (k)")
+    skip = param.Event(label="Skip (s)")
+    previous = param.Event(label="◀ Previous")
+    next = param.Event(label="Next ▶")
+    revision = param.Integer(default=0, precedence=-1, doc="Bumped after each stored label.")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._keys = KeyboardShortcuts(keys=list(SHORTCUTS), height=0, width=0, margin=0)
+        self._keys.param.watch(self._on_key, "presses")
+        self.param.watch(lambda event: self.store(event.name), list(SHORTCUTS.values()))
+        self._feedback = pn.pane.Alert(visible=False, sizing_mode="stretch_width")
+        self._update_options()
+
+    @param.depends("state.catalog", watch=True)
+    def _update_options(self) -> None:
+        catalog = self.state.catalog
+        self.param.scorer.objects = catalog.scorers()
+        if self.scorer not in self.param.scorer.objects:
+            self.scorer = CATALOGUE_ORDER
+        classes = catalog.classes()
+        self.param.known_class.objects = classes
+        if self.known_class not in classes:
+            self.known_class = classes[0] if classes else None
+
+    def labelled(self) -> pl.DataFrame:
+        """Return the current labels of this catalogue's objects."""
+        return self.state.labels.current(catalogue=self.state.catalog.name)
+
+    def queue(self) -> pl.DataFrame:
+        """Return the queue ``object_id, score, vetted`` (current label) in rank order."""
+        ranked = self.state.catalog.ranking(self.scorer)
+        labels = self.labelled().select("object_id", pl.col("label").alias("vetted"))
+        ranked = ranked.join(labels, on="object_id", how="left", maintain_order="left")
+        return ranked if self.include_labelled else ranked.filter(pl.col("vetted").is_null())
+
+    def current(self) -> dict | None:
+        """Queue row at ``position`` (clipped to the queue), or ``None`` when the queue is empty."""
+        queue = self.queue()
+        if queue.height == 0:
+            return None
+        return queue.row(min(self.position, queue.height - 1), named=True)
+
+    def store(self, kind: str) -> None:
+        """Label the current object ``kind`` (interesting, artefact, known, skip); move on."""
+        row = self.current()
+        if row is None:
+            self._say("The queue is empty: nothing to label.", "warning")
+            return
+        if kind == "known" and not self.known_class:
+            self._say("Choose the known class first (this catalogue lists none).", "warning")
+            return
+        label = f"{KNOWN_PREFIX}{self.known_class}" if kind == "known" else kind
+        try:
+            self.state.labels.add(
+                row["object_id"],
+                label,
+                catalogue=self.state.catalog.name,
+                note=self.note,
+                user=self.state.user or None,
+            )
+        except CatscopeError as exc:
+            self._say(f"Label not stored: {exc}", "danger")
+            return
+        self._say(f"Stored **{label}** for object {row['object_id']}.", "success")
+        step = 1 if self.include_labelled else 0
+        self.param.update(note="", position=self.position + step, revision=self.revision + 1)
+
+    def _say(self, text: str, kind: str) -> None:
+        self._feedback.param.update(object=text, alert_type=kind, visible=True)
+
+    def _on_key(self, event) -> None:
+        if self.state.on_screen("vetting"):
+            self.store(SHORTCUTS[self._keys.key])
+
+    @param.depends("previous", watch=True)
+    def _on_previous(self) -> None:
+        self.position = max(0, self.position - 1)
+
+    @param.depends("next", watch=True)
+    def _on_next(self) -> None:
+        self.position = min(self.position + 1, max(self.queue().height - 1, 0))
+
+    @param.depends("scorer", "include_labelled", watch=True)
+    def _restart(self) -> None:
+        self.position = 0
+
+    @param.depends(
+        "position", "scorer", "include_labelled", "revision", "state.catalog", "state.page"
+    )
+    def _current_view(self) -> pn.viewable.Viewable:
+        if not self.state.on_screen("vetting"):
+            return HIDDEN
+        queue = self.queue()
+        row = self.current()
+        if row is None:
+            return message(
+                "Every object of the queue is labelled. Tick *include labelled* to revisit them."
+            )
+        rank = min(self.position, queue.height - 1) + 1
+        info = self.state.catalog.describe(row["object_id"])
+        score = "" if row["score"] is None else f" · score {row['score']:.3g}"
+        header = (
+            f"### {rank} of {queue.height:,}: object {row['object_id']}\n"
+            f"Known class: **{info['label'] or 'unknown'}** · {info['n_points']} points{score}"
+            + (f" · vetted: **{row['vetted']}**" if row["vetted"] else "")
+        )
+        points = self.state.catalog.points(row["object_id"])
+        return pn.Column(
+            pn.pane.Markdown(header),
+            light_curve_pane(points, unit="flux", title=f"Object {row['object_id']}"),
+            sizing_mode="stretch_width",
+        )
+
+    @param.depends(
+        "position", "scorer", "include_labelled", "revision", "state.catalog", "state.page"
+    )
+    def _queue_table(self) -> pn.viewable.Viewable:
+        if not self.state.on_screen("vetting"):
+            return HIDDEN
+        start = self.position
+        head = self.queue().slice(start, _SHOWN_QUEUE)
+        if head["score"].null_count() == head.height:
+            head = head.drop("score")  # catalogue order: no score to show
+        return pn.widgets.Tabulator(
+            head.to_pandas(),
+            disabled=True,
+            show_index=False,
+            sizing_mode="stretch_width",
+            selectable=False,
+            height=300,
+        )
+
+    @param.depends("revision", "state.catalog", "state.page")
+    def _labels_table(self) -> pn.viewable.Viewable:
+        if not self.state.on_screen("vetting"):
+            return HIDDEN
+        latest = self.labelled().reverse().head(_SHOWN_LABELS)
+        table = latest.select(
+            "object_id",
+            "label",
+            "note",
+            "user",
+            pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        )
+        return pn.widgets.Tabulator(
+            table.to_pandas(),
+            disabled=True,
+            show_index=False,
+            sizing_mode="stretch_width",
+            selectable=False,
+        )
+
+    def export(self, suffix: str) -> io.BytesIO:
+        """Return this catalogue's current labels as CSV or Parquet bytes (``suffix``)."""
+        buffer = io.BytesIO()
+        frame = self.labelled()
+        if suffix == "csv":
+            frame.write_csv(buffer)
+        else:
+            frame.write_parquet(buffer)
+        buffer.seek(0)
+        return buffer
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        buttons = pn.Row(
+            pn.widgets.Button.from_param(self.param.interesting, color="success"),
+            pn.widgets.Button.from_param(self.param.artefact, color="danger"),
+            pn.widgets.Button.from_param(self.param.known, color="primary"),
+            pn.widgets.Select.from_param(self.param.known_class, label="", width=150),
+            pn.widgets.Button.from_param(self.param.skip, color="light"),
+            pn.widgets.Button.from_param(self.param.previous, color="light"),
+            pn.widgets.Button.from_param(self.param.next, color="light"),
+        )
+        name = self.state.catalog.name
+        downloads = pn.Row(
+            *(
+                pn.widgets.FileDownload(
+                    callback=lambda s=suffix: self.export(s),
+                    filename=f"labels-{name}.{suffix}",
+                    label=f"Export labels ({suffix.upper()})",
+                    color="light",
+                )
+                for suffix in ("csv", "parquet")
+            )
+        )
+        settings = pn.Row(
+            pn.widgets.Select.from_param(self.param.scorer, label="Rank by", width=240),
+            pn.widgets.Checkbox.from_param(
+                self.param.include_labelled, label="include labelled", align="end"
+            ),
+            pn.widgets.TextInput.from_param(
+                self.state.param.user, label="Your name", width=180, placeholder="(login name)"
+            ),
+        )
+        note = pn.widgets.TextAreaInput.from_param(
+            self.param.note,
+            label="Note (stored with the next label)",
+            height=70,
+            sizing_mode="stretch_width",
+        )
+        main = pn.Column(
+            self._current_view, note, buttons, self._feedback, sizing_mode="stretch_width"
+        )
+        side = pn.Column(
+            pn.pane.Markdown("#### Next in the queue"),
+            self._queue_table,
+            pn.pane.Markdown("#### Latest labels"),
+            self._labels_table,
+            downloads,
+            width=420,
+        )
+        return pn.Column(
+            self._keys,
+            pn.pane.Markdown(
+                "Keys: **i** interesting · **a** artefact · **k** known class · **s** skip "
+                "(not while typing in a field)."
+            ),
+            settings,
+            pn.Row(main, side, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )

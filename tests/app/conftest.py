@@ -1,0 +1,100 @@
+"""App test fixtures: a small sample catalogue, a tiny random ATCAT model, a session state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from app.state import AppState
+from engine.catalog import Catalog
+from engine.labels import LabelStore
+from engine.models.registry import ModelInfo, available_models
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "plasticc_fold0_sample.parquet"
+#: a periodic object of the sample (an RR Lyrae star)
+PERIODIC_ID = "296570"
+
+
+def run_handler(coroutine: Coroutine) -> object:
+    """Run an async event handler to completion.
+
+    In a fresh thread: pytest-playwright keeps an event loop in the main thread, where Panel
+    would only schedule the handler.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def small_catalog() -> Catalog:
+    """One example per class of the PLAsTiCC sample plus the first 30 objects."""
+    full = Catalog.load(SAMPLE)
+    keep = pl.concat(
+        [full.examples()["object_id"], full.table["object_id"].head(30), pl.Series([PERIODIC_ID])]
+    ).unique(maintain_order=True)
+    return Catalog(
+        name="sample", table=full.table.filter(pl.col("object_id").is_in(keep.to_list()))
+    )
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory, small_catalog) -> Path:
+    """A folder with a tiny ATCAT of random weights and its ``catscope evaluate`` metrics."""
+    import torch
+
+    from engine.infer import load_predictor
+    from engine.infer.evaluate import evaluate_predictor
+    from engine.models import save_model
+    from engine.models.atcat import ATCAT, ATCATConfig
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    config = ATCATConfig(
+        d_model=16,
+        n_layers=2,
+        n_heads=2,
+        head_dim=8,
+        n_mixture=8,
+        max_points=48,
+        class_names=tuple(small_catalog.classes()),
+        metadata_names=("hostgal_photoz", "mwebv"),
+    )
+    folder = tmp_path_factory.mktemp("models")
+    path = save_model(ATCAT(config), folder / "tiny-atcat", description="random weights, for tests")
+    metrics = evaluate_predictor(load_predictor(path), small_catalog.table)
+    (path / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+@pytest.fixture
+def labels(tmp_path) -> LabelStore:
+    store = LabelStore(tmp_path / "labels.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def state(small_catalog, models_dir, labels) -> AppState:
+    """A session's state with the tiny model chosen."""
+    return AppState(catalog=small_catalog, labels=labels, models=available_models(models_dir))
+
+
+@pytest.fixture
+def bare_state(small_catalog, labels) -> AppState:
+    """A session's state without any model."""
+    return AppState(catalog=small_catalog, labels=labels)
+
+
+@pytest.fixture
+def embed_only(models_dir) -> ModelInfo:
+    """The tiny model presented as one that can only embed."""
+    info = available_models(models_dir)[0]
+    return ModelInfo(
+        name="embedder", family="astraclr", path=info.path, capabilities=frozenset({"embed"})
+    )

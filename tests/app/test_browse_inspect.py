@@ -1,0 +1,134 @@
+"""Browse and Inspect pages driven without a browser."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import holoviews as hv
+import panel as pn
+import polars as pl
+import pytest
+from bokeh.document import Document
+
+from app.browse import ALL, BrowseView
+from app.inspector import ALL_BANDS, InspectorView, PeriodogramView
+from tests.app.conftest import PERIODIC_ID
+
+
+def _markdown(viewable) -> str:
+    return "\n".join(str(m.object) for m in viewable.select(pn.pane.Markdown))
+
+
+def _alerts(viewable) -> list[str]:
+    return [str(a.object) for a in viewable.select(pn.pane.Alert)]
+
+
+def test_browse_lists_and_filters(bare_state):
+    view = BrowseView(state=bare_state)
+    n = len(bare_state.catalog)
+    assert len(view._table.value) == n
+    assert view.param.label.objects == [ALL, *bare_state.catalog.classes()]
+    assert view.param.predicted.objects == [ALL]  # no model products in this catalogue
+
+    view.label = "RRL"
+    assert set(view._table.value["label"]) == {"RRL"}
+    view.param.update(label=ALL, search=PERIODIC_ID[:4])
+    assert PERIODIC_ID in set(view._table.value["object_id"])
+    assert all(PERIODIC_ID[:4] in i for i in view._table.value["object_id"])
+    view.param.update(search="", min_points=300)
+    assert (view._table.value["n_points"] >= 300).all() and len(view._table.value) < n
+    assert f"of {n:,} objects" in view._count.object
+
+
+def test_clicking_a_row_opens_the_object(bare_state):
+    view = BrowseView(state=bare_state)
+    view.label = "RRL"
+    view._on_click(SimpleNamespace(row=0))
+    assert bare_state.page == "inspect"
+    assert bare_state.object_id == view._table.value.iloc[0]["object_id"]
+
+
+def test_browse_follows_uploads(bare_state, small_catalog):
+    view = BrowseView(state=bare_state)
+    extra = small_catalog.table.head(2).with_columns(
+        pl.concat_str(pl.lit("up-"), pl.col("object_id")).alias("object_id")
+    )
+    bare_state.catalog = small_catalog.add(extra, source="mine.csv")
+    assert "mine.csv" in view.param.source.objects
+    view.source = "mine.csv"
+    assert list(view._table.value["object_id"]) == extra["object_id"].to_list()
+
+
+def test_inspector_without_object_says_what_to_do(bare_state):
+    view = InspectorView(state=bare_state)
+    assert view._main() == ""  # nothing is drawn off screen
+    bare_state.page = "inspect"
+    assert "Pick an object" in _alerts(view._main())[0]
+
+
+def test_only_the_visible_inspector_panel_computes(bare_state):
+    view = InspectorView(state=bare_state)
+    panels = list(view._panels.values())
+    assert not any(p.shown for p in panels)
+    bare_state.inspect(PERIODIC_ID)
+    assert [p.shown for p in panels] == [True, False, False, False, False]
+    view._tabs.active = 2
+    assert [p.shown for p in panels] == [False, False, True, False, False]
+    bare_state.page = "vetting"
+    assert not any(p.shown for p in panels)
+
+
+def test_inspector_shows_the_object_in_flux_and_magnitudes(bare_state):
+    bare_state.inspect(PERIODIC_ID)
+    view = InspectorView(state=bare_state)
+    main = view._main()
+    text = _markdown(main)
+    assert f"Object {PERIODIC_ID}" in text and "Known class: **RRL**" in text
+    assert f"?object={PERIODIC_ID}" in text
+    plot = main.select(pn.pane.HoloViews)[0].object
+    assert not plot.opts.get().kwargs.get("invert_yaxis")
+    view.unit = "mag"
+    plot = view._main().select(pn.pane.HoloViews)[0].object
+    assert plot.opts.get().kwargs["invert_yaxis"]
+    assert plot.get(0).vdims[0].name == "mag"
+    pn.panel(view).get_root(Document())  # the whole page renders
+
+
+def test_inspector_unknown_object_is_a_warning(bare_state):
+    bare_state.inspect("no-such-id")
+    view = InspectorView(state=bare_state)
+    assert "is not in catalogue" in _alerts(view._main())[0]
+
+
+def test_typing_an_id_opens_it(bare_state):
+    view = InspectorView(state=bare_state)
+    view._go_to.value = PERIODIC_ID
+    assert (bare_state.object_id, bare_state.page) == (PERIODIC_ID, "inspect")
+
+
+def test_periodogram_of_a_periodic_star(bare_state):
+    bare_state.object_id = PERIODIC_ID
+    view = PeriodogramView(state=bare_state)
+    assert view.param.band.objects[0] == ALL_BANDS and "lsst_g" in view.param.band.objects
+    points, result = view.compute()
+    assert result.best_power > 0.5 and len(result.bands) == 6
+    output = view._plots()
+    assert "Best period" in _markdown(output)
+    assert len(output.select(pn.pane.HoloViews)) == 2
+    view.band = "lsst_g"
+    points, single = view.compute()
+    assert single.bands == ("lsst_g",) and set(points["band"]) == {"lsst_g"}
+    assert single.best_period == pytest.approx(result.best_period, rel=0.01)
+
+
+def test_periodogram_explains_when_it_cannot_run(bare_state):
+    bare_state.object_id = PERIODIC_ID
+    view = PeriodogramView(state=bare_state, min_period=999.0)
+    assert "No periodogram" in _alerts(view._plots())[0]
+
+
+def test_plots_keep_the_png_save_tool(bare_state):
+    bare_state.inspect(PERIODIC_ID)
+    plot = InspectorView(state=bare_state)._main().select(pn.pane.HoloViews)[0].object
+    rendered = hv.render(plot, backend="bokeh")
+    assert any(type(t).__name__ == "SaveTool" for t in rendered.toolbar.tools)

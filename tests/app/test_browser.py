@@ -1,0 +1,126 @@
+"""The served app in headless Chromium: every page, deep links, upload, labelling, model picker."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.main import create_app
+from app.screenshots import SHOTS, wait_until_drawn
+from engine.data.schema import write_table
+from engine.labels import LabelStore
+from tests.app.conftest import PERIODIC_ID
+from tests.app.test_upload import GOOD
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+#: console messages that are not errors of the app
+_HARMLESS = re.compile(r"allowHTML|WebGL")
+
+
+@pytest.fixture(scope="module")
+def served(serve_panel, small_catalog, models_dir, tmp_path_factory):
+    """URL of the app serving the small catalogue with the tiny model, and its label file."""
+    folder = tmp_path_factory.mktemp("served")
+    write_table(small_catalog.table, folder / "sample.parquet")
+    labels = folder / "labels.db"
+    url = serve_panel(lambda: create_app(folder / "sample.parquet", models_dir, labels))
+    return url, labels
+
+
+@pytest.fixture
+def errors(page):
+    """Console errors and uncaught exceptions of the page; each test asserts it stays empty."""
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            found.append(m.text) if m.type == "error" and not _HARMLESS.search(m.text) else None
+        ),
+    )
+    page.on("pageerror", lambda exc: found.append(str(exc)))
+    page.on("requestfailed", lambda request: found.append(f"request failed: {request.url}"))
+    return found
+
+
+def _open(page, url: str, tab: str) -> None:
+    page.goto(url)
+    title, marker = SHOTS[tab]
+    page.get_by_text(title, exact=True).first.click()
+    wait_until_drawn(page, marker)
+
+
+def test_every_page_opens(page, served, errors):
+    url, _ = served
+    page.goto(url)
+    for key, (title, marker) in SHOTS.items():
+        if key == "inspect":
+            continue  # needs an object: see the deep-link test
+        page.get_by_text(title, exact=True).first.click()
+        wait_until_drawn(page, marker)
+    assert errors == []
+
+
+def test_deep_link_restores_the_object_and_the_url_follows(page, served, errors):
+    url, _ = served
+    page.goto(f"{url}/?object={PERIODIC_ID}")
+    wait_until_drawn(page, "Best period")
+    page.get_by_text(f"Object {PERIODIC_ID}").first.wait_for()
+    page.get_by_text("Browse", exact=True).first.click()
+    page.locator(".tabulator-row").nth(2).click()
+    page.wait_for_url(re.compile(r"object=(?!296570)"))
+    clicked = page.url.rsplit("object=", 1)[-1]
+    page.get_by_text(re.compile(rf"^Object {clicked}\b")).first.wait_for()
+    assert errors == []
+
+
+def test_model_panels_and_the_model_picker(page, served, errors):
+    url, _ = served
+    page.goto(f"{url}/?object={PERIODIC_ID}")
+    wait_until_drawn(page, "Best period")
+    page.get_by_text("Probabilities", exact=True).first.click()
+    page.get_by_text(re.compile(r"^Predicted \S+ with confidence")).first.wait_for()
+    page.get_by_text("Continuations", exact=True).first.click()
+    page.get_by_role("button", name="Generate").click()
+    page.get_by_text(re.compile(r"^Sampled 20 futures")).first.wait_for()
+    page.locator("select").first.select_option("(no model)")
+    page.get_by_text("No model loaded").first.wait_for()
+    assert errors == []
+
+
+def test_malformed_upload_shows_an_error_and_the_app_keeps_working(page, served, errors, tmp_path):
+    url, _ = served
+    _open(page, url, "upload")
+    bad = tmp_path / "broken.csv"
+    bad.write_text("object_id,mjd,band,flux,flux_err\na,60000,g,bright,1\n")
+    page.locator("input[type=file]").set_input_files(bad)
+    page.get_by_role("button", name="Add to catalogue").click()
+    page.get_by_text("Could not add broken.csv").first.wait_for()
+    assert page.get_by_text("non-numeric").first.is_visible()
+
+    good = tmp_path / "mine.csv"
+    good.write_bytes(GOOD)
+    page.locator("input[type=file]").set_input_files(good)
+    page.get_by_role("button", name="Add to catalogue").click()
+    page.get_by_text("Added 2 objects").first.wait_for()
+    page.get_by_text("(2 uploaded)").first.wait_for()
+    page.get_by_text("Browse", exact=True).first.click()
+    search = page.get_by_placeholder("object id contains...")
+    search.fill("new")
+    search.press("Enter")
+    page.get_by_text("new1", exact=True).first.wait_for()
+    page.get_by_text("new2", exact=True).first.wait_for()
+    assert errors == []
+
+
+def test_labelling_with_the_keyboard_is_stored(page, served, errors):
+    url, labels_path = served
+    _open(page, url, "vetting")
+    header = page.get_by_text(re.compile(r"^1 of [\d,]+: object \S+")).first
+    object_id = re.search(r"object (\S+)", header.inner_text()).group(1)
+    page.keyboard.press("i")
+    page.get_by_text(f"Stored interesting for object {object_id}").first.wait_for()
+    store = LabelStore(labels_path)
+    assert store.label_of(object_id, catalogue="sample").label == "interesting"
+    store.close()
+    assert errors == []

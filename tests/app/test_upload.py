@@ -1,0 +1,144 @@
+"""Upload page: good files join the catalogue, bad ones end as messages."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from app.upload import MAX_UPLOAD_BYTES, UploadView
+from tests.app.conftest import run_handler
+
+GOOD = b"""object_id,mjd,band,flux,flux_err
+new1,60000.1,g,10.5,1.0
+new1,60001.2,r,12.0,1.1
+new1,60003.0,g,11.0,0.9
+new2,60000.5,i,-3.0,2.0
+new2,60002.5,z,4.0,2.0
+"""
+
+
+def _status(view: UploadView) -> tuple[str, str]:
+    return view._status.alert_type, str(view._status.object)
+
+
+def test_a_good_file_is_added_and_scored(state):
+    before = len(state.catalog)
+    view = UploadView(state=state)
+    view.upload("mine.csv", GOOD)
+    kind, text = _status(view)
+    assert kind == "success" and "Added 2 objects (5 points) from mine.csv" in text
+    assert "Scored with tiny-atcat" in text
+    catalog = state.catalog
+    assert len(catalog) == before + 2 and catalog.uploaded == {
+        "new1": "mine.csv",
+        "new2": "mine.csv",
+    }
+    assert catalog.get("new1")["band"].to_list() == [["lsst_g", "lsst_r", "lsst_g"]]
+    summary = catalog.summary("tiny-atcat").filter(pl.col("source") == "mine.csv")
+    assert summary["pred_class"].is_not_null().all()
+
+
+def test_without_a_model_uploads_are_added_unscored(bare_state):
+    view = UploadView(state=bare_state)
+    view.upload("mine.csv", GOOD)
+    assert "Scored" not in _status(view)[1] and "new2" in bare_state.catalog.uploaded
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"object_id,mjd,band,flux,flux_err\na,60000,g,bright,1\n", "non-numeric"),
+        (b"object_id,mjd,band,flux,flux_err\na,60000,g,1,0\n", "errors must be > 0"),
+        (b"\x00\x01\x02 not a table at all", "mine.csv"),
+        (b"", "mine.csv"),
+    ],
+)
+def test_bad_files_show_an_error_and_change_nothing(state, content, expected):
+    catalog = state.catalog
+    view = UploadView(state=state)
+    view.upload("mine.csv", content)
+    kind, text = _status(view)
+    assert kind == "danger" and "Could not add mine.csv" in text and expected in text
+    assert "catscope-upload-" not in text  # the temporary copy is not mentioned
+    assert state.catalog is catalog
+
+
+def test_missing_columns_open_the_mapping_form_and_a_mapping_fixes_them(state):
+    content = b"ID,T,FLT,F,E\nx1,60000.0,g,5.0,1.0\nx1,60001.0,g,6.0,1.0\n"
+    view = UploadView(state=state)
+    assert view._mapping.collapsed
+    view.upload("odd.csv", content)
+    assert _status(view)[0] == "danger" and not view._mapping.collapsed
+    view.columns = "object_id=ID,time=T,band=FLT,flux=F,flux_err=E"
+    view.upload("odd.csv", content)
+    assert _status(view)[0] == "success" and "x1" in state.catalog.uploaded
+
+
+def test_unknown_bands_can_be_mapped(state):
+    content = b"object_id,mjd,band,flux,flux_err\nw1,60000,W,5,1\nw1,60001,W,6,1\n"
+    view = UploadView(state=state)
+    view.upload("w.csv", content)
+    assert _status(view)[0] == "danger" and "unknown band 'W'" in _status(view)[1]
+    view.band_map = "W=6000"
+    view.upload("w.csv", content)
+    assert _status(view)[0] == "success"
+    assert state.catalog.get("w1")["wavelength"].to_list() == [[6000.0, 6000.0]]
+
+
+def test_bad_mapping_text_is_reported(state):
+    view = UploadView(state=state, columns="object_id")
+    view.upload("mine.csv", GOOD)
+    assert _status(view)[0] == "danger" and "ROLE=COLUMN" in _status(view)[1]
+
+
+def test_ids_already_in_the_catalogue_are_refused(state):
+    view = UploadView(state=state)
+    view.upload("mine.csv", GOOD)
+    view.upload("again.csv", GOOD)
+    kind, text = _status(view)
+    assert kind == "danger" and "already in catalogue" in text
+
+
+def test_parquet_canonical_tables_are_accepted(bare_state, small_catalog, tmp_path):
+    table = small_catalog.table.head(2).with_columns(
+        pl.concat_str(pl.lit("pq-"), pl.col("object_id")).alias("object_id")
+    )
+    table.write_parquet(tmp_path / "t.parquet")
+    view = UploadView(state=bare_state)
+    view.upload("t.parquet", (tmp_path / "t.parquet").read_bytes())
+    assert _status(view)[0] == "success", _status(view)[1]
+    assert set(bare_state.catalog.uploaded) == set(table["object_id"])
+
+
+def test_oversized_uploads_are_refused_before_reading(bare_state):
+    view = UploadView(state=bare_state)
+    view.upload("huge.csv", b"x" * (MAX_UPLOAD_BYTES + 1))
+    assert _status(view)[0] == "danger" and "catscope ingest" in _status(view)[1]
+
+
+def test_add_button_without_a_file_asks_for_one(bare_state):
+    view = UploadView(state=bare_state)
+    run_handler(view._on_add())
+    assert _status(view) == ("warning", "Choose a file first.")
+
+
+def test_add_button_reads_the_chosen_file(bare_state):
+    view = UploadView(state=bare_state)
+    view._file.param.update(value=GOOD, filename="mine.csv")
+    run_handler(view._on_add())
+    assert _status(view)[0] == "success" and "new1" in bare_state.catalog.uploaded
+    assert not view._status.loading
+
+
+def test_an_unexpected_failure_is_shown_not_raised(bare_state, monkeypatch):
+    view = UploadView(state=bare_state)
+
+    def broken(filename, content):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(view, "read", broken)
+    view.upload("mine.csv", GOOD)
+    assert _status(view) == (
+        "danger",
+        "**Could not add mine.csv** (unexpected RuntimeError: disk on fire).",
+    )
