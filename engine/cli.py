@@ -185,10 +185,30 @@ def score(
     band_map: Annotated[list[str] | None, typer.Option("--band-map", help="As for ingest.")] = None,
     device: DeviceOption = None,
     precision: PrecisionOption = "fp32",
+    engine: Annotated[
+        str,
+        typer.Option(help="local, or dask: INPUT is a folder of Parquet shards or a HATS catalogue."),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="With --engine dask: scheduler address (default: a local cluster)."),
+    ] = None,
 ) -> None:
     """Classify light curves: object_id, pred_class, confidence, unsure and p_<class> columns."""
     from engine.infer import InferenceSettings, load_predictor
 
+    if engine not in ("local", "dask"):
+        raise typer.BadParameter(f"--engine must be 'local' or 'dask', got {engine!r}")
+    if engine == "dask":
+        from engine.data.ingest import parse_columns
+        from engine.infer.distributed import score_dataset
+
+        n_objects, n_parts = score_dataset(
+            input, out, model, client=scheduler, columns=parse_columns(columns) if columns else None,
+            settings=InferenceSettings(device=device, precision=precision),
+        )  # fmt: skip
+        typer.echo(f"wrote {out}: {n_objects:,} objects in {n_parts:,} partitions")
+        return
     predictor = load_predictor(model, settings=InferenceSettings(device=device, precision=precision))
     table = _read_any_table(input, columns, band_map)
     predictions = predictor.predict(table)

@@ -23,8 +23,9 @@ from engine.data.batching import Batch, collate, evenly_subsample
 from engine.data.packed import PackedLightCurves
 from engine.errors import InputError
 from engine.evaluation.calibration import TemperatureScaler
-from engine.infer.batches import InferenceSettings, iter_batches
-from engine.models.atcat.model import ATCAT, gather_last, next_point_queries
+from engine.infer.batches import InferenceSettings, iter_batches, last_outputs
+from engine.infer.compile import compiled
+from engine.models.atcat.model import ATCAT, next_point_queries
 from engine.models.atcat.mog import unsquash
 from engine.models.checkpoint import load_model
 from engine.models.registry import ModelInfo, find_model
@@ -80,6 +81,7 @@ class Predictor:
     ) -> None:
         self.info = info
         self.model = model.to(settings.torch_device).eval()
+        self._forward = compiled(self.model, settings)
         self.calibration = calibration
         self.metadata_scaler = metadata_scaler
         self.settings = settings
@@ -125,16 +127,14 @@ class Predictor:
         return torch.softmax(logits.float() / self.temperature, dim=-1)
 
     # -- classification ----------------------------------------------------------------------
-    @torch.no_grad()
     def last_logits(self, table: pl.DataFrame) -> np.ndarray:
         """Uncalibrated logits (N, C + 1) after each object's last point, in table order."""
-        packed = self.pack(table)
-        logits = np.zeros((len(packed), len(self.classes) + 1), dtype=np.float32)
-        for index, batch in self._batches(packed):
-            with self.settings.autocast():
-                values = self.model(batch).class_logits
-            logits[index] = gather_last(values, batch.mask).float().cpu().numpy()
-        return logits
+        return self._last_outputs(table)[0]
+
+    def _last_outputs(self, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return last_outputs(
+            self._forward, self.pack(table), self.settings, config=self.model.config
+        )
 
     def predict(self, table: pl.DataFrame) -> pl.DataFrame:
         """Calibrated class probabilities after each object's last point.
@@ -194,16 +194,9 @@ class Predictor:
         )
 
     # -- representation ----------------------------------------------------------------------
-    @torch.no_grad()
     def embed(self, table: pl.DataFrame) -> np.ndarray:
         """Hidden state at each object's last point, (N, d) float32, in the order of ``table``."""
-        packed = self.pack(table)
-        out = np.zeros((len(packed), self.model.config.d_model), dtype=np.float32)
-        for index, batch in self._batches(packed):
-            with self.settings.autocast():
-                hidden = self.model(batch).hidden
-            out[index] = gather_last(hidden, batch.mask).float().cpu().numpy()
-        return out
+        return self._last_outputs(table)[1]
 
     @torch.no_grad()
     def attention(self, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
