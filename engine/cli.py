@@ -233,7 +233,7 @@ def evaluate(
     import polars as pl
 
     from engine.infer import InferenceSettings, load_predictor
-    from engine.infer.evaluate import evaluate_predictor
+    from engine.infer.evaluate import evaluate_predictor, nll_at_gp_positions
 
     predictor = load_predictor(model, settings=InferenceSettings(device=device, precision=precision))
     table = _read_any_table(data)
@@ -241,6 +241,8 @@ def evaluate(
         chosen = pl.read_parquet(folds).filter(pl.col("fold") == fold).select("object_id")
         table = table.join(chosen, on="object_id", how="semi", maintain_order="left")
     metrics = evaluate_predictor(predictor, table)
+    if folds is not None:
+        metrics["next_point_nll_gp_positions"] = nll_at_gp_positions(predictor, data, folds, fold=fold)
     out.write_text(json.dumps(metrics, indent=1))
     c = metrics["classification"]
     typer.echo(

@@ -9,8 +9,14 @@ point) and the next-point negative log-likelihood in FLUXCAL units.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import numpy as np
 import polars as pl
+
+from engine.baselines.gp import next_point_positions
+from engine.baselines.split import load_split
+from engine.data.schema import read_table
 
 from engine.data.packed import PackedLightCurves
 from engine.errors import InputError
@@ -45,6 +51,46 @@ def next_point_nll(predictor: Predictor, table: pl.DataFrame) -> dict:
         y_true=table["label"].to_numpy() if "label" in table.columns else None,
         class_names=predictor.classes,
     )
+
+
+def nll_at_gp_positions(
+    predictor: Predictor,
+    table_path: Path,
+    folds_path: Path,
+    *,
+    fold: int = 0,
+    per_class: int = 16,
+    max_positions: int = 20,
+    seed: int = 0,
+) -> dict:
+    """Next-point NLL on exactly the objects and points the GP baseline is scored on.
+
+    Uses :func:`engine.baselines.gp.next_point_positions` with the GP baseline's defaults, so
+    the two numbers are comparable point by point (FLUXCAL units, natural log). Positions lie
+    within the model's first ``max_points`` points (256 for the shipped models, as in the GP
+    run), so the model sees exactly the points before each target.
+    """
+    packed, folds = load_split(table_path, folds_path)
+    packed = packed.subset(np.flatnonzero(folds == fold))
+    positions = next_point_positions(
+        packed,
+        per_class=per_class,
+        max_positions=max_positions,
+        seed=seed,
+        max_points=predictor.max_points,
+    )
+    chosen = np.array(sorted(positions))
+    ids = pl.DataFrame({"object_id": packed.object_id[chosen]})
+    table = read_table(table_path).join(ids, on="object_id", how="semi", maintain_order="right")
+    table = ids.join(table, on="object_id", how="left")  # the order of ``chosen``
+    log_prob = predictor.next_point_log_prob(table)
+    # row i of an object predicts point i + 1, so point k is scored by row k - 1
+    nll = [
+        -log_prob.probabilities[log_prob.offsets[row] + positions[k] - 1, 0]
+        for row, k in enumerate(chosen)
+    ]
+    summary = nll_summary(nll, y_true=packed.label[chosen], class_names=predictor.classes)
+    return summary | {"positions": "engine.baselines.gp.next_point_positions", "fold": fold}
 
 
 def evaluate_predictor(
