@@ -226,6 +226,9 @@ def evaluate(
         Path | None, typer.Option(help="folds.parquet: evaluate only the objects of --fold.")
     ] = None,
     fold: Annotated[int, typer.Option(help="Fold to evaluate with --folds.")] = 0,
+    without_metadata: Annotated[
+        bool, typer.Option(help="Hide per-object metadata: light curves only, as for most uploads.")
+    ] = False,
     device: DeviceOption = None,
     precision: PrecisionOption = "fp32",
 ) -> None:
@@ -233,6 +236,7 @@ def evaluate(
     import polars as pl
 
     from engine.infer import InferenceSettings, load_predictor
+    from engine.data.schema import LIGHT_CURVE_SCHEMA
     from engine.infer.evaluate import evaluate_predictor, nll_at_gp_positions
 
     predictor = load_predictor(model, settings=InferenceSettings(device=device, precision=precision))
@@ -240,8 +244,10 @@ def evaluate(
     if folds is not None:
         chosen = pl.read_parquet(folds).filter(pl.col("fold") == fold).select("object_id")
         table = table.join(chosen, on="object_id", how="semi", maintain_order="left")
+    if without_metadata:
+        table = table.select(*LIGHT_CURVE_SCHEMA.names(), "label")
     metrics = evaluate_predictor(predictor, table)
-    if folds is not None:
+    if folds is not None and not without_metadata:
         metrics["next_point_nll_gp_positions"] = nll_at_gp_positions(predictor, data, folds, fold=fold)
     out.write_text(json.dumps(metrics, indent=1))
     c = metrics["classification"]
