@@ -277,5 +277,82 @@ def baseline(
     typer.echo(f"baseline metrics written to {out}")
 
 
+@app.command()
+@friendly_errors
+def index(
+    input: Annotated[Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Catalogue folder to write.")],
+    models: Annotated[
+        list[str] | None, typer.Option("--models", "-m", help="Models to index with (default: all shipped).")
+    ] = None,
+    add: Annotated[
+        bool, typer.Option(help="Add INPUT's objects to the existing catalogue OUT without refitting.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing catalogue.")] = False,
+) -> None:
+    """Build a catalogue: predictions, embeddings, UMAP map, FAISS index and anomaly scores."""
+    from engine.index.catalog_build import add_to_catalog, build_catalog
+
+    table = _read_any_table(input)
+    if add:
+        placed = add_to_catalog(out, table)
+        typer.echo(f"added {table.height:,} objects to {out} ({', '.join(placed)})")
+        return
+    build_catalog(table, out, models or None, mode="overwrite" if overwrite else "create")
+    typer.echo(f"catalogue of {table.height:,} objects written to {out}")
+
+
+@app.command()
+@friendly_errors
+def neighbours(
+    catalog: Annotated[Path, typer.Argument(help="Catalogue folder (catscope index).")],
+    object_id: Annotated[str, typer.Argument(help="Object to find neighbours of.")],
+    k: Annotated[int, typer.Option("-k", help="Number of neighbours.")] = 10,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Embedding model.")] = None,
+) -> None:
+    """The k most similar objects in a model's embedding space (cosine distance)."""
+    from engine.index.catalog_build import neighbours as find_neighbours
+
+    _print_frame(find_neighbours(catalog, object_id, k=k, model=model))
+
+
+@app.command()
+@friendly_errors
+def anomalies(
+    catalog: Annotated[Path, typer.Argument(help="Catalogue folder (catscope index).")],
+    top: Annotated[int, typer.Option(help="How many objects to list.")] = 50,
+    scorer: Annotated[
+        str | None, typer.Option(help="gmm_nll, isolation_forest or knn_distance (default gmm_nll).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Embedding model.")] = None,
+) -> None:
+    """The strangest objects of a catalogue by an anomaly scorer (highest score first)."""
+    from engine.index.catalog_build import top_anomalies
+
+    _print_frame(top_anomalies(catalog, n=top, scorer=scorer, model=model))
+
+
+@app.command("anomaly-benchmark")
+@friendly_errors
+def anomaly_benchmark(
+    data: Annotated[Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet.")] = Path(
+        "data/plasticc"
+    ),
+    models: Annotated[list[str] | None, typer.Option("--models", "-m")] = None,
+) -> None:
+    """Held-out-class test of the anomaly scorers (KN, TDE, Mira): AUROC and precision at top 1 %."""
+    from engine.index.anomaly_benchmark import benchmark_markdown, run_anomaly_benchmark
+
+    results = run_anomaly_benchmark(data / "plasticc.parquet", data / "folds.parquet", models or None)
+    typer.echo(benchmark_markdown(results))
+
+
+def _print_frame(frame) -> None:
+    import polars as pl
+
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, fmt_str_lengths=40):
+        typer.echo(str(frame))
+
+
 if __name__ == "__main__":
     app()

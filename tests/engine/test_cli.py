@@ -68,3 +68,17 @@ def test_score_reads_any_ingest_format(tmp_path, model_dir):
 def test_score_unknown_model_is_clear(tmp_path):
     result = runner.invoke(app, ["score", str(FIXTURES / "mags_gR.csv"), "--out", str(tmp_path / "p"), "--model", "nope"])
     assert result.exit_code == 2 and "no model named 'nope'" in result.output
+
+
+SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "sample_data" / "catalog"
+
+
+def test_neighbours_and_anomalies_on_the_shipped_catalogue():
+    result = runner.invoke(app, ["neighbours", str(SAMPLE_CATALOG), "615", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("\n") > 3 and "615 " not in result.output.split("╡", 1)[1]
+    result = runner.invoke(app, ["anomalies", str(SAMPLE_CATALOG), "--top", "5"])
+    assert result.exit_code == 0, result.output
+    assert "rank" in result.output
+    result = runner.invoke(app, ["neighbours", str(SAMPLE_CATALOG), "no-such-object"])
+    assert result.exit_code == 2 and "no-such-object" in result.output

@@ -1,0 +1,566 @@
+"""Build a catalogue folder from light curves, add uploads to it, and query it.
+
+A catalogue holds, for every object and every model: predictions (models that classify), an
+embedding, a 2-D UMAP position, its FAISS neighbours and anomaly scores. Layout (the first four
+kinds of file are what :class:`engine.catalog.Catalog` reads)::
+
+    CATALOG_DIR/
+        catalog.json                 models, versions, counts, index kinds, build time
+        objects.parquet              canonical light-curve table (built objects, then uploads)
+        <model>/predictions.parquet  object_id, pred_class, confidence, unsure, p_<class>...
+        <model>/umap.parquet         object_id, x, y
+        <model>/anomaly.parquet      object_id, gmm_nll, isolation_forest, knn_distance[, ...]
+        <model>/embeddings.parquet   object_id, embedding (Array(Float32, d)); row i = FAISS row i
+        <model>/faiss.index          cosine index (FAISS binary format, engine.index.vectors)
+        <model>/umap.json, umap.npz  the fitted map (engine.index.umap_map)
+        <model>/anomaly_model.json, anomaly_model.npz  the fitted scorers (engine.index.anomaly)
+
+The first ``n_reference`` rows of a model's embeddings and index are the objects the catalogue
+was built from: the map and the scorers were fitted on them, and get them back from
+``embeddings.parquet`` on load (checked against a SHA-256 digest, see
+:mod:`engine.index.reference`) rather than storing a copy. :func:`add_to_catalog` appends
+uploads after them: it places them in the existing map (``transform``), adds them to the FAISS
+index and scores them with the stored scorers, refitting nothing, so earlier positions and
+scores never move. Everything is Parquet, JSON, ``.npz`` (read with ``allow_pickle=False``)
+or FAISS's own format: no pickle.
+
+A model whose predictor offers ``anomaly_scores(table) -> dict[str, (N,) array]`` (e.g. RTF's
+reconstruction error, higher = stranger) gets those as further anomaly columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from tqdm.auto import tqdm
+
+from engine.catalog import (
+    ANOMALY_FILE,
+    OBJECTS_FILE,
+    PREDICTIONS_FILE,
+    UMAP_FILE,
+    UnknownObjectError,
+)
+from engine.data.schema import LABEL_COLUMN, check_table, read_table, write_table
+from engine.errors import InputError, InvalidValueError, ModelNotFoundError
+from engine.index.anomaly import AnomalyScorers
+from engine.index.threads import thread_cap
+from engine.index.umap_map import UmapMap
+from engine.index.vectors import IndexKind, VectorIndex
+from engine.infer import InferenceSettings, Predictor, load_predictor
+from engine.models.registry import MODELS_DIR, ModelInfo, available_models, find_model
+
+MANIFEST_FILE = "catalog.json"
+EMBEDDINGS_FILE = "embeddings.parquet"
+INDEX_FILE = "faiss.index"
+FORMAT_VERSION = 1
+#: fewest objects a catalogue is built from (UMAP and the scorers need a few)
+MIN_OBJECTS = 5
+#: the anomaly ranking ``top_anomalies`` uses when none is named: the mixture had the best
+#: precision at the top 1 % in the held-out-class benchmark (engine.index.anomaly_benchmark)
+DEFAULT_SCORER = "gmm_nll"
+_STAGES = ("embed", "faiss", "umap", "anomaly")
+_VERSIONED = ("catscope", "torch", "faiss-cpu", "umap-learn", "scikit-learn", "polars")
+
+
+@dataclass(frozen=True, eq=False)
+class ModelPlacement:
+    """What one model computed for new objects: frames keyed by ``object_id``, in input order.
+
+    ``predictions`` is ``None`` for models that do not classify; ``embeddings`` is (n, d).
+    """
+
+    embeddings: np.ndarray
+    umap: pl.DataFrame
+    anomaly: pl.DataFrame
+    predictions: pl.DataFrame | None = None
+
+
+# -- building --------------------------------------------------------------------------------
+def build_catalog(
+    table: pl.DataFrame | str | Path,
+    out_dir: str | Path,
+    models: Sequence[str] | None = None,
+    *,
+    progress: bool = True,
+    mode: Literal["create", "overwrite"] = "create",
+    index_kind: IndexKind = "auto",
+    settings: InferenceSettings | None = None,
+    models_dir: Path | None = None,
+    threads: int | None = None,
+) -> Path:
+    """Compute every model's products for ``table`` and write the catalogue to ``out_dir``.
+
+    Parameters
+    ----------
+    table : canonical light-curve table, or the path of its Parquet file
+    out_dir : catalogue folder to write; built in a sibling temporary folder, then moved
+    models : shipped model names or model directories; default every shipped model
+    progress : show a progress bar on stderr
+    mode : ``"create"`` refuses an existing ``out_dir``; ``"overwrite"`` replaces an existing
+        catalogue (a folder holding ``catalog.json``, nothing else)
+    index_kind : FAISS index kind (``"auto"`` picks by size, see :mod:`engine.index.vectors`)
+    settings : inference device and precision (default: fp32 on the best device); stored so
+        uploads are embedded the same way
+    models_dir : where shipped models are looked up (default ``assets/models``)
+    threads : cap of the BLAS/OpenMP threads of FAISS, scikit-learn and torch while building
+        (``None``: the libraries' defaults); avoids oversubscribing cores they share
+    """
+    started = time.perf_counter()
+    table = read_table(table) if isinstance(table, str | Path) else check_table(table)
+    _check_ids(table, "the input table")
+    if table.height < MIN_OBJECTS:
+        msg = f"a catalogue needs at least {MIN_OBJECTS} objects, got {table.height}"
+        raise InvalidValueError(msg)
+    out_dir = Path(out_dir)
+    _check_target(out_dir, mode)
+    infos = resolve_models(models, models_dir)
+    settings = settings or InferenceSettings()
+    building = out_dir.with_name(f".{out_dir.name}.building")
+    shutil.rmtree(building, ignore_errors=True)  # left by a build that was killed
+    building.mkdir(parents=True)
+    try:
+        entries = _build_models(
+            table, building, infos, index_kind, settings, models_dir, progress, threads
+        )
+        manifest = {
+            "format": FORMAT_VERSION,
+            "built": datetime.now(UTC).isoformat(timespec="seconds"),
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "n_objects": table.height,
+            "precision": settings.precision,
+            "versions": _versions(),
+            "models": entries,
+        }
+        (building / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    building.rename(out_dir)
+    return out_dir
+
+
+def _build_models(
+    table: pl.DataFrame,
+    folder: Path,
+    infos: list[ModelInfo],
+    index_kind: IndexKind,
+    settings: InferenceSettings,
+    models_dir: Path | None,
+    progress: bool,
+    threads: int | None,
+) -> dict[str, dict]:
+    """Write the objects and every model's products into ``folder``; returns their entries."""
+    entries = {}
+    bar = tqdm(total=len(_STAGES) * len(infos), desc="catalogue", disable=not progress, unit="step")
+    with thread_cap(threads), bar:
+        write_table(table, folder / OBJECTS_FILE)
+        for info in infos:
+            (folder / info.name).mkdir()
+            predictor = load_predictor(info.path, settings=settings)
+            entry = _build_model(
+                predictor,
+                table,
+                folder / info.name,
+                index_kind,
+                lambda stage, n=info.name: _step(bar, n, stage),
+            )
+            entries[info.name] = entry | _model_source(info, models_dir)
+    return entries
+
+
+def _step(bar: tqdm, model: str, stage: str) -> None:
+    bar.set_description(f"{model}: {stage}")
+    bar.update(1)
+
+
+def _build_model(
+    predictor: Predictor,
+    table: pl.DataFrame,
+    folder: Path,
+    index_kind: IndexKind,
+    step: Callable[[str], None],
+) -> dict:
+    """Write one model's products into ``folder``; returns its manifest entry."""
+    ids = table["object_id"].to_numpy()
+    seconds = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        seconds[stage] = round(time.perf_counter() - clock, 2)
+        clock = time.perf_counter()
+        step(stage)
+
+    embeddings = predictor.embed(table)
+    _embeddings_frame(ids, embeddings).write_parquet(folder / EMBEDDINGS_FILE)
+    if predictor.info.can("classify"):
+        predictor.predict(table).write_parquet(folder / PREDICTIONS_FILE)
+    lap("embed")
+    index = VectorIndex(kind=index_kind).fit(embeddings, ids)
+    index.save(folder / INDEX_FILE)
+    lap("faiss")
+    umap_map = UmapMap().fit(embeddings, neighbours=index)
+    umap_map.save(folder, reference="external")  # embeddings.parquet holds it
+    _umap_frame(ids, umap_map.embedding_).write_parquet(folder / UMAP_FILE)
+    lap("umap")
+    scorers = AnomalyScorers().fit(embeddings, neighbours=index)
+    scorers.save(folder, reference="external")
+    scores = scorers.score(
+        embeddings, self_rows=np.arange(len(ids)), extra=model_anomaly_scores(predictor, table)
+    )
+    _anomaly_frame(ids, scores).write_parquet(folder / ANOMALY_FILE)
+    lap("anomaly")
+    return {
+        "family": predictor.info.family,
+        "capabilities": sorted(predictor.info.capabilities),
+        "dim": int(embeddings.shape[1]),
+        "n_reference": len(ids),
+        "n_objects": len(ids),
+        "index": index.kind_,
+        "umap": {"n_neighbors": umap_map.n_neighbors_, "min_dist": umap_map.min_dist},
+        "anomaly_scorers": scores.columns,
+        "gmm_components": int(scorers.gmm_.n_components),
+        "seconds": seconds,
+    }
+
+
+# -- adding uploads --------------------------------------------------------------------------
+def place_objects(
+    catalog_dir: str | Path,
+    table: pl.DataFrame,
+    *,
+    models: Sequence[str] | None = None,
+    settings: InferenceSettings | None = None,
+    models_dir: Path | None = None,
+    threads: int | None = None,
+) -> dict[str, ModelPlacement]:
+    """Compute the catalogue products of new objects without writing anything.
+
+    Every model of the catalogue (or those named in ``models``) embeds ``table``, places it
+    in the stored UMAP map (``transform``), scores it with the stored anomaly scorers and, if
+    it classifies, predicts it. Use it to show uploads for one session;
+    :func:`add_to_catalog` also stores them.
+    """
+    catalog_dir = Path(catalog_dir)
+    manifest = read_manifest(catalog_dir)
+    table = check_table(table)
+    _check_ids(table, "the new objects")
+    names = [_model_entry(manifest, m)[0] for m in models] if models else list(manifest["models"])
+    settings = settings or InferenceSettings(precision=manifest.get("precision", "fp32"))
+    placements = {}
+    ids = table["object_id"].to_numpy()
+    with thread_cap(threads):
+        for name in names:
+            entry = manifest["models"][name]
+            folder = catalog_dir / name
+            predictor = _catalogue_predictor(name, entry, settings, models_dir)
+            embeddings = predictor.embed(table)
+            index = VectorIndex.load(folder / INDEX_FILE)
+            fitted = {"neighbours": index, "reference": _reference(folder, entry["n_reference"])}
+            xy = UmapMap.load(folder, **fitted).transform(embeddings)
+            scores = AnomalyScorers.load(folder, **fitted).score(
+                embeddings, extra=model_anomaly_scores(predictor, table)
+            )
+            placements[name] = ModelPlacement(
+                embeddings=embeddings,
+                umap=_umap_frame(ids, xy),
+                anomaly=_anomaly_frame(ids, scores),
+                predictions=predictor.predict(table) if predictor.info.can("classify") else None,
+            )
+    return placements
+
+
+def add_to_catalog(
+    catalog_dir: str | Path,
+    table: pl.DataFrame,
+    *,
+    settings: InferenceSettings | None = None,
+    models_dir: Path | None = None,
+    threads: int | None = None,
+) -> dict[str, ModelPlacement]:
+    """Append new objects (uploads) to a catalogue without refitting its map or scorers.
+
+    Computes everything with :func:`place_objects` first, then appends to ``objects.parquet``
+    and to every model's Parquet files and FAISS index. Raises :class:`InvalidValueError` if an
+    object id is already in the catalogue. Returns the placements.
+    """
+    catalog_dir = Path(catalog_dir)
+    table = check_table(table)
+    objects = read_table(catalog_dir / OBJECTS_FILE)
+    clash = table.join(objects.select("object_id"), on="object_id", how="semi")["object_id"]
+    if clash.len():
+        msg = (
+            f"object id(s) {clash.head(5).to_list()} are already in catalogue "
+            f"{catalog_dir.name!r}; rename them (ids must be unique)"
+        )
+        raise InvalidValueError(msg)
+    placements = place_objects(
+        catalog_dir, table, settings=settings, models_dir=models_dir, threads=threads
+    )
+    manifest = read_manifest(catalog_dir)
+    ids = table["object_id"].to_numpy()
+    # every file is written beside its target first and swapped in at the end, so a failure
+    # leaves the catalogue as it was (the swaps are renames)
+    writes: dict[Path, Callable[[Path], object]] = {}
+    for name, placement in placements.items():
+        folder = catalog_dir / name
+        index = VectorIndex.load(folder / INDEX_FILE)
+        index.add(placement.embeddings)
+        writes[folder / INDEX_FILE] = index.save
+        new = {
+            EMBEDDINGS_FILE: _embeddings_frame(ids, placement.embeddings),
+            UMAP_FILE: placement.umap,
+            ANOMALY_FILE: placement.anomaly,
+            PREDICTIONS_FILE: placement.predictions,
+        }
+        for file, frame in new.items():
+            if frame is not None:
+                merged = pl.concat([pl.read_parquet(folder / file), frame], how="diagonal_relaxed")
+                writes[folder / file] = merged.write_parquet
+        manifest["models"][name]["n_objects"] = index.ntotal
+    merged_objects = pl.concat([objects, table], how="diagonal_relaxed")
+    writes[catalog_dir / OBJECTS_FILE] = lambda path: write_table(merged_objects, path)
+    manifest["n_objects"] = merged_objects.height
+    text = json.dumps(manifest, indent=2)
+    writes[catalog_dir / MANIFEST_FILE] = lambda path: path.write_text(text)
+    _replace_all(writes)
+    return placements
+
+
+# -- querying --------------------------------------------------------------------------------
+def read_manifest(catalog_dir: str | Path) -> dict:
+    """Read the ``catalog.json`` of a catalogue built by :func:`build_catalog`."""
+    path = Path(catalog_dir) / MANIFEST_FILE
+    if not path.is_file():
+        msg = f"{catalog_dir}: not a catalogue built by 'catscope index' (no {MANIFEST_FILE})"
+        raise InputError(msg)
+    return json.loads(path.read_text())
+
+
+def neighbours(
+    catalog_dir: str | Path, object_id: str, k: int = 10, model: str | None = None
+) -> pl.DataFrame:
+    """Find the ``k`` objects most similar to ``object_id`` in ``model``'s embedding space.
+
+    Returns ``object_id, distance`` (cosine distance, 0 = same direction; nearest first),
+    ``label`` (null when unknown) and ``pred_class`` (null when the model does not
+    classify). ``model`` defaults to the catalogue's first model.
+    """
+    catalog_dir = Path(catalog_dir)
+    name, _ = _model_entry(read_manifest(catalog_dir), model)
+    folder = catalog_dir / name
+    ids = pl.read_parquet(folder / EMBEDDINGS_FILE, columns=["object_id"])["object_id"]
+    if not ids.eq(str(object_id)).any():
+        msg = f"object {object_id!r} is not in catalogue {catalog_dir.name!r} ({ids.len():,} ids)"
+        raise UnknownObjectError(msg)
+    index = VectorIndex.load(folder / INDEX_FILE, object_ids=ids.to_list())
+    found = index.search_ids([str(object_id)], k)
+    keep = found.rows[0] >= 0
+    frame = pl.DataFrame({
+        "object_id": found.object_id[0][keep].astype(str),
+        "distance": found.distance[0][keep],
+    })  # fmt: skip
+    return _describe(catalog_dir, name, frame)
+
+
+def top_anomalies(
+    catalog_dir: str | Path, n: int = 50, scorer: str | None = None, model: str | None = None
+) -> pl.DataFrame:
+    """List the ``n`` strangest objects by ``scorer`` (default :data:`DEFAULT_SCORER`).
+
+    Returns ``rank, object_id, score, label, pred_class``, highest score first; ``model``
+    defaults to the catalogue's first model.
+    """
+    catalog_dir = Path(catalog_dir)
+    name, entry = _model_entry(read_manifest(catalog_dir), model)
+    scorer = scorer or DEFAULT_SCORER
+    if scorer not in entry["anomaly_scorers"]:
+        msg = f"unknown scorer {scorer!r} for model {name!r}; available: {entry['anomaly_scorers']}"
+        raise InvalidValueError(msg)
+    if n < 1:
+        msg = f"n must be at least 1, got {n}"
+        raise InvalidValueError(msg)
+    scores = pl.read_parquet(catalog_dir / name / ANOMALY_FILE, columns=["object_id", scorer])
+    top = (
+        scores.rename({scorer: "score"})
+        .sort("score", descending=True, nulls_last=True, maintain_order=True)
+        .head(n)
+        .with_row_index("rank", offset=1)
+    )
+    return _describe(catalog_dir, name, top)
+
+
+def _describe(catalog_dir: Path, model: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the objects' ``label`` and the model's ``pred_class`` joined on."""
+    objects = catalog_dir / OBJECTS_FILE
+    if LABEL_COLUMN in pl.read_parquet_schema(objects):
+        labels = pl.read_parquet(objects, columns=["object_id", LABEL_COLUMN])
+    else:
+        labels = pl.DataFrame(schema={"object_id": pl.String, LABEL_COLUMN: pl.String})
+    predictions = catalog_dir / model / PREDICTIONS_FILE
+    if predictions.is_file():
+        classes = pl.read_parquet(predictions, columns=["object_id", "pred_class"])
+    else:
+        classes = pl.DataFrame(schema={"object_id": pl.String, "pred_class": pl.String})
+    return (
+        frame.join(labels.rename({LABEL_COLUMN: "label"}), on="object_id", how="left",
+                   maintain_order="left")
+        .join(classes, on="object_id", how="left", maintain_order="left")
+    )  # fmt: skip
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _model_entry(manifest: dict, model: str | None) -> tuple[str, dict]:
+    """Look up ``model`` (default: the first model) in the manifest: its name and entry."""
+    models = manifest["models"]
+    if not models:
+        msg = "this catalogue has no models"
+        raise ModelNotFoundError(msg)
+    name = next(iter(models)) if model is None else str(model)
+    if name not in models:
+        msg = f"no model {name!r} in this catalogue; it has {list(models)}"
+        raise ModelNotFoundError(msg)
+    return name, models[name]
+
+
+def resolve_models(models: Sequence[str] | None, models_dir: Path | None = None) -> list[ModelInfo]:
+    """Find the models to index with: those named (names or directories), or all shipped."""
+    infos = [find_model(m, models_dir) for m in models] if models else available_models(models_dir)
+    if not infos:
+        msg = f"no models to index with: none given and none shipped in {models_dir or MODELS_DIR}"
+        raise ModelNotFoundError(msg)
+    names = [info.name for info in infos]
+    if len(set(names)) != len(names):
+        msg = f"models must have distinct names (catalogue folder names), got {names}"
+        raise InvalidValueError(msg)
+    cannot = [info.name for info in infos if not info.can("embed")]
+    if cannot:
+        msg = f"model(s) {cannot} cannot embed light curves, so cannot index a catalogue"
+        raise InvalidValueError(msg)
+    return infos
+
+
+def _model_source(info: ModelInfo, models_dir: Path | None) -> dict:
+    """How to find the model again: its name if shipped, else its path; and its weights' hash."""
+    shipped = info.path.resolve().parent == Path(models_dir or MODELS_DIR).resolve()
+    return {
+        "source": info.name if shipped else str(info.path.resolve()),
+        "sha256": _weights_hash(info.path),
+    }
+
+
+def _weights_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path / "model.safetensors", "rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _catalogue_predictor(
+    name: str, entry: dict, settings: InferenceSettings, models_dir: Path | None
+) -> Predictor:
+    """Load the model a catalogue was built with, checked against its weights hash."""
+    try:
+        info = find_model(entry["source"], models_dir)
+    except ModelNotFoundError as exc:
+        msg = f"model {name!r} of this catalogue is not available ({entry['source']}): {exc}"
+        raise ModelNotFoundError(msg) from exc
+    if _weights_hash(info.path) != entry["sha256"]:
+        msg = (
+            f"model {name!r} at {info.path} is not the version this catalogue was built with "
+            "(its weights differ); rebuild the catalogue with 'catscope index'"
+        )
+        raise InputError(msg)
+    return load_predictor(info.path, settings=settings)
+
+
+def model_anomaly_scores(predictor: Predictor, table: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Per-object anomaly scores the model computes itself (see the module docstring).
+
+    A predictor offering ``anomaly_scores(table) -> dict[str, (N,) array]`` (higher =
+    stranger) contributes them; others contribute none.
+    """
+    scores = getattr(predictor, "anomaly_scores", None)
+    return dict(scores(table)) if callable(scores) else {}
+
+
+def _check_ids(table: pl.DataFrame, what: str) -> None:
+    repeated = table.filter(pl.col("object_id").is_duplicated())["object_id"].unique()
+    if repeated.len():
+        msg = f"{what}: object ids must be unique; repeated: {repeated.head(5).to_list()}"
+        raise InvalidValueError(msg)
+
+
+def _check_target(out_dir: Path, mode: str) -> None:
+    if mode not in ("create", "overwrite"):
+        msg = f"mode must be 'create' or 'overwrite', got {mode!r}"
+        raise ValueError(msg)
+    if not out_dir.exists():
+        return
+    if mode == "create":
+        msg = f"{out_dir} already exists; choose another folder or overwrite the catalogue"
+        raise InputError(msg)
+    if not (out_dir / MANIFEST_FILE).is_file():
+        msg = f"{out_dir} exists and is not a catalogue (no {MANIFEST_FILE}); not overwriting it"
+        raise InputError(msg)
+
+
+def _embeddings_frame(ids: np.ndarray, embeddings: np.ndarray) -> pl.DataFrame:
+    return pl.DataFrame({"object_id": ids.astype(str), "embedding": embeddings})
+
+
+def _reference(folder: Path, n_reference: int) -> np.ndarray:
+    """Read the embeddings the map and scorers were fitted on (first rows of the file)."""
+    frame = pl.scan_parquet(folder / EMBEDDINGS_FILE).head(n_reference).collect()
+    return frame["embedding"].to_numpy()
+
+
+def _umap_frame(ids: np.ndarray, xy: np.ndarray) -> pl.DataFrame:
+    return pl.DataFrame({"object_id": ids.astype(str), "x": xy[:, 0], "y": xy[:, 1]})
+
+
+def _anomaly_frame(ids: np.ndarray, scores: pl.DataFrame) -> pl.DataFrame:
+    return pl.DataFrame({"object_id": ids.astype(str)}).hstack(scores)
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def _replace_all(writes: dict[Path, Callable[[Path], object]]) -> None:
+    """Write every file to a temporary name, then rename them all over their targets."""
+    try:
+        for path, write in writes.items():
+            write(_temporary(path))
+    except BaseException:
+        for path in writes:
+            _temporary(path).unlink(missing_ok=True)
+        raise
+    for path in writes:
+        os.replace(_temporary(path), path)
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in _VERSIONED:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "unknown"
+    return found
