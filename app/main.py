@@ -21,10 +21,9 @@ from app.teach import TeachView
 from app.upload import MAX_UPLOAD_BYTES, UploadView
 from app.vetting import VettingView
 
-#: catalogue shown when none is given: the PLAsTiCC sample shipped in the repository
-DEFAULT_CATALOG = (
-    Path(__file__).resolve().parents[1] / "sample_data" / "plasticc_fold0_sample.parquet"
-)
+#: catalogue shown when none is given: the PLAsTiCC sample shipped in the repository, indexed
+#: with the shipped models (``catscope index``)
+DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "sample_data" / "catalog"
 TITLE = "catscope"
 _HEADER_STYLE = {
     "background": "#16324f",

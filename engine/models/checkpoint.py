@@ -20,10 +20,16 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.errors import ModelNotFoundError
+from engine.models.astraclr import AstraCLR, AstraCLRConfig
+from engine.models.astromer2 import Astromer2, Astromer2Config
 from engine.models.atcat import ATCAT, ATCATConfig
+from engine.models.rtf import RTF, RTFConfig
 
 MODEL_FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
     "atcat": (ATCATConfig, ATCAT),
+    "astromer2": (Astromer2Config, Astromer2),
+    "astraclr": (AstraCLRConfig, AstraCLR),
+    "rtf": (RTFConfig, RTF),
 }
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

@@ -4,11 +4,13 @@ A run is described by one TOML file (see ``configs/atcat-plasticc.toml``)::
 
     name = "atcat-plasticc"          # model name: assets/models/<name>, runs/<name>
     steps = 6000
+    family = "atcat"                 # atcat (default), astromer2, astraclr or rtf
     [data]      path, folds_path, train_folds, validation_fraction, metadata_names, ...
-    [model]     any ATCATConfig field except class_names and metadata_names (set from the data)
+    [model]     any field of the family's model config except class_names and
+                metadata_names (set from the data)
     [optimizer] lr, beta1, beta2, weight_decay, grad_clip
     [schedule]  warmup, decay_start and half_life as fractions of ``steps``
-    [loss]      see LossConfig
+    [loss]      the family's loss config (see engine.training.objectives.settings)
     [augment]   see AugmentConfig
 
 Relative paths are relative to the working directory. Unknown keys are errors, so a typo never
@@ -26,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError
-from engine.models.atcat.config import ATCATConfig
 from engine.training.augment import AugmentConfig
-from engine.training.losses import LossConfig
+from engine.training.objectives.settings import FAMILY_CONFIGS
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,16 @@ class TrainConfig:
     device : ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available)
     threads : torch CPU threads; 0 keeps torch's default
     bf16 : run the forward pass under bfloat16 autocast (2-3x faster on recent CPUs)
-    model : ATCAT hyperparameters (``class_names`` and ``metadata_names`` come from the data)
+    family : model family to train, a key of
+        :data:`~engine.training.objectives.settings.FAMILY_CONFIGS`
+    model : the family's hyperparameters (``class_names`` and ``metadata_names`` come from
+        the data); default: the family's defaults
+    loss : the family's loss config; default: its defaults
     """
 
     name: str
     steps: int
+    family: str = "atcat"
     batch_size: int = 64
     eval_every: int = 500
     log_every: int = 50
@@ -167,13 +173,14 @@ class TrainConfig:
     output_dir: str = "assets/models"
     run_dir: str = "runs"
     data: DataConfig = field(default_factory=DataConfig)
-    model: ATCATConfig = field(default_factory=ATCATConfig)
+    model: Any = None
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: Any = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
+        self._check_family()
         if not self.name or Path(self.name).name != self.name:
             msg = f"name must be a plain directory name, got {self.name!r}"
             raise ValueError(msg)
@@ -187,6 +194,26 @@ class TrainConfig:
             raise ValueError(msg)
         if not isinstance(self.threads, int) or self.threads < 0:
             msg = f"threads must be a non-negative integer, got {self.threads!r}"
+            raise ValueError(msg)
+
+    def _check_family(self) -> None:
+        """Fill in the family's default model and loss configs and check their types."""
+        model_class, loss_class = _family_configs(self.family)
+        for key, expected in (("model", model_class), ("loss", loss_class)):
+            value = getattr(self, key)
+            if value is None:
+                object.__setattr__(self, key, expected())
+            elif not isinstance(value, expected):
+                msg = (
+                    f"{key} of a {self.family!r} run must be a {expected.__name__}, "
+                    f"got a {type(value).__name__}"
+                )
+                raise ValueError(msg)
+        if self.data.metadata_names and "metadata_names" not in _field_names(model_class):
+            msg = (
+                f"{self.family!r} models take no metadata, but [data] metadata_names is "
+                f"{list(self.data.metadata_names)}; set metadata_names = []"
+            )
             raise ValueError(msg)
 
     @property
@@ -203,29 +230,30 @@ class TrainConfig:
         """Plain nested dict (tables as dicts, tuples as lists), the inverse of ``from_dict``."""
         out = json.loads(json.dumps(asdict(self)))
         for key in _MODEL_KEYS_FROM_DATA:
-            out["model"].pop(key)
+            out["model"].pop(key, None)
         return out
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build and validate a config from nested dicts; unknown keys raise ``InputError``."""
         values = dict(values)
-        _check_keys("", values, {f.name for f in fields(cls)})
+        _check_keys("", values, _field_names(cls))
+        model_class, loss_class = _family_configs(values.get("family", "atcat"))
         tables = {
             "data": DataConfig,
             "optimizer": OptimizerConfig,
             "schedule": ScheduleConfig,
-            "loss": LossConfig,
+            "loss": loss_class,
             "augment": AugmentConfig,
         }
         for key, table in tables.items():
             if key in values:
-                _check_keys(key, values[key], {f.name for f in fields(table)})
+                _check_keys(key, values[key], _field_names(table))
                 values[key] = table(**values[key])
         if "model" in values:
-            allowed = {f.name for f in fields(ATCATConfig)} - set(_MODEL_KEYS_FROM_DATA)
+            allowed = _field_names(model_class) - set(_MODEL_KEYS_FROM_DATA)
             _check_keys("model", values["model"], allowed)
-            values["model"] = ATCATConfig.from_dict(values["model"])
+            values["model"] = model_class.from_dict(values["model"])
         try:
             return cls(**values)
         except TypeError as exc:  # a required key (name, steps) is missing
@@ -245,6 +273,18 @@ class TrainConfig:
                     *(f"{k} = {_toml_value(v)}" for k, v in content.items()),
                 ]
         return "\n".join(lines) + "\n"
+
+
+def _family_configs(family: str) -> tuple[type, type]:
+    """(model config class, loss config class) of ``family``."""
+    if family not in FAMILY_CONFIGS:
+        msg = f"family must be one of {sorted(FAMILY_CONFIGS)}, got {family!r}"
+        raise InputError(msg)
+    return FAMILY_CONFIGS[family]
+
+
+def _field_names(table: type) -> set[str]:
+    return {f.name for f in fields(table)}
 
 
 def _check_keys(table: str, values: Any, allowed: set[str]) -> None:

@@ -1,10 +1,13 @@
-"""Train an ATCAT model from a TOML config, resumably, and export it as a model directory.
+"""Train a model of any family from a TOML config, resumably, and export it as a model directory.
 
 The run is laid out in order: config, setup (seed, device, threads), data (canonical Parquet
 split by folds), model and optimizer (fresh, or resumed from the last checkpoint of the run),
 the loop (validation and checkpoint every ``eval_every`` steps), and the export of the best
-checkpoint to ``<output_dir>/<name>`` with ``classes.json``, ``metadata_scaler.json`` and
-``training.json`` beside the weights (the mixture grid is in the weights, as buffers).
+checkpoint to ``<output_dir>/<name>`` with ``classes.json``, ``metadata_scaler.json`` (when the
+model reads metadata) and ``training.json`` beside the weights (fitted statistics such as
+ATCAT's mixture grid are in the weights, as buffers). What depends on the family (model, inputs,
+losses, validation metrics, checkpoint score) comes from its objective, see
+:mod:`engine.training.objectives`.
 
 Every random draw of step ``s`` (the batch, its augmentations, dropout) comes from seeds
 derived from ``(seed, s)``, so a resumed run takes exactly the steps the uninterrupted run
@@ -19,21 +22,19 @@ import shutil
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from engine.errors import CatscopeError, InputError
-from engine.models.atcat.model import ATCAT
 from engine.models.checkpoint import load_model, save_model
-from engine.training.augment import collate_augmented
 from engine.training.config import TrainConfig, load_config
 from engine.training.data import Split, TrainingData, load_data
-from engine.training.evaluate import evaluate
-from engine.training.losses import training_losses
+from engine.training.objectives.base import autocast
+from engine.training.objectives.registry import get_objective
 from engine.training.run_state import (
     RunState,
     find_checkpoint,
@@ -72,15 +73,9 @@ def setup(config: TrainConfig) -> torch.device:
     return torch.device(config.device)
 
 
-def build_model(config: TrainConfig, data: TrainingData) -> ATCAT:
-    """Build a fresh model; classes, metadata and mixture grid come from the training data."""
-    model_config = replace(
-        config.model, class_names=data.class_names, metadata_names=config.data.metadata_names
-    )
-    torch.manual_seed(config.seed)
-    model = ATCAT(model_config)
-    model.mixture.fit(data.train.curves.flux)
-    return model
+def build_model(config: TrainConfig, data: TrainingData) -> nn.Module:
+    """Build a fresh model of the run's family (classes and fitted statistics from the data)."""
+    return get_objective(config.family).build_model(config, data)
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -114,6 +109,8 @@ def make_batches(config: TrainConfig, train: Split, start: int) -> Iterator[np.n
 
 
 def _check_resumable(stored: dict, current: dict, path: Path) -> None:
+    # checkpoints written before runs had a family were ATCAT runs
+    stored = {"family": "atcat", **stored}
     changed = sorted(k for k in stored.keys() | current.keys() if stored.get(k) != current.get(k))
     refused = [k for k in changed if k not in _RESUMABLE_CHANGES]
     if refused:
@@ -165,15 +162,8 @@ def _extras(data: TrainingData, state: RunState, config: TrainConfig, n_params: 
     return extras
 
 
-def _score(metrics: dict[str, float], model: ATCAT) -> float:
-    """Checkpoint-selection score, higher is better."""
-    if model.config.class_names:
-        return metrics["balanced_f1"]
-    return -metrics["next_nll"]
-
-
 def _train_step(
-    model: ATCAT,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     config: TrainConfig,
@@ -182,20 +172,13 @@ def _train_step(
     step: int,
     device: torch.device,
 ) -> dict[str, float]:
+    objective = get_objective(config.family)
     rng = np.random.default_rng(_step_seed(config.seed, step, _AUGMENT))
-    batch = collate_augmented(
-        train.curves,
-        index,
-        rng,
-        config.augment,
-        max_points=model.config.max_points,
-        metadata_names=model.config.metadata_names,
-    ).to(device)
+    inputs = objective.make_inputs(train.curves, index, rng, config, model, device, training=True)
     target = None if train.labels is None else torch.from_numpy(train.labels[index]).to(device)
     torch.manual_seed(int(_step_seed(config.seed, step, _TORCH).generate_state(1)[0]))
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=config.bf16):
-        outputs = model(batch)
-        losses = training_losses(model, outputs, batch, target, config.loss)
+    with autocast(device, config.bf16):
+        losses = objective.losses(model, inputs, target, config.loss)
     optimizer.zero_grad(set_to_none=True)
     losses["total"].backward()
     if config.optimizer.grad_clip > 0:
@@ -213,7 +196,7 @@ def _train_step(
 
 
 def _validate_and_checkpoint(
-    model: ATCAT,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     state: RunState,
@@ -221,12 +204,11 @@ def _validate_and_checkpoint(
     data: TrainingData,
     device: torch.device,
 ) -> None:
-    metrics = evaluate(
-        model, data.validation, batch_size=config.batch_size, device=device, bf16=config.bf16
-    )
+    objective = get_objective(config.family)
+    metrics = objective.validate(model, data.validation, config, device)
     state.log.append({"step": state.step, "validation": metrics})
     logger.info("step %d validation %s", state.step, metrics)
-    score = _score(metrics, model)
+    score = objective.score(metrics, model)
     if score > state.best_metric:
         state.best_metric, state.best_step = score, state.step
         n_params = sum(p.numel() for p in model.parameters())

@@ -69,6 +69,12 @@ def one_thread():
 
 
 @pytest.fixture
+def make_frame():
+    """The :func:`synthetic_frame` factory, for tests that need their own sizes and seeds."""
+    return synthetic_frame
+
+
+@pytest.fixture
 def packed() -> PackedLightCurves:
     return PackedLightCurves.from_frame(synthetic_frame(60, seed=1))
 

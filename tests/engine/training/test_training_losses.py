@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_frame
 from sklearn.metrics import f1_score
 
 from engine.data.batching import collate
@@ -119,8 +118,8 @@ def _tiny_model(**overrides) -> ATCAT:
     return ATCAT(config)
 
 
-def test_generative_loss_is_finite_and_overfits_a_toy_set():
-    curves = PackedLightCurves.from_frame(synthetic_frame(6, seed=3, min_len=20))
+def test_generative_loss_is_finite_and_overfits_a_toy_set(make_frame):
+    curves = PackedLightCurves.from_frame(make_frame(6, seed=3, min_len=20))
     batch = collate(curves, np.arange(6), max_points=48)
     model = _tiny_model()
     model.mixture.fit(curves.flux.copy())  # from_frame arrays are read-only
@@ -136,8 +135,8 @@ def test_generative_loss_is_finite_and_overfits_a_toy_set():
     assert history[-1] < history[0] - 0.3
 
 
-def test_training_losses_weights_and_early_detection_recipe():
-    curves = PackedLightCurves.from_frame(synthetic_frame(6, seed=4))
+def test_training_losses_weights_and_early_detection_recipe(make_frame):
+    curves = PackedLightCurves.from_frame(make_frame(6, seed=4))
     batch = collate(curves, np.arange(6), max_points=48)
     target = torch.tensor([0, 1, 2, 0, 1, 2])
     model = _tiny_model()

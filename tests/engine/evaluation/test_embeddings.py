@@ -1,0 +1,140 @@
+"""Embedders of every family, the linear and k-NN probes, and the embedding benchmark table."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from engine.errors import InputError, ModelNotFoundError
+from engine.evaluation.embeddings import (
+    benchmark_markdown,
+    embedding_benchmark,
+    knn_accuracy,
+    linear_probe_f1,
+)
+from engine.infer import InferenceSettings, Predictor
+from engine.infer.embedders import ModelEmbedder, RTFEmbedder, load_embedder
+from engine.models import save_model
+from engine.models.astraclr import AstraCLR, AstraCLRConfig
+from engine.models.astromer2 import Astromer2, Astromer2Config
+from engine.models.rtf import RTF, RTFConfig
+
+SMALL = {"d_model": 16, "n_layers": 1, "n_heads": 2, "head_dim": 8}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def family_dirs(tmp_path_factory) -> dict[str, str]:
+    """Tiny untrained models of the three new families, saved as model directories."""
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("family-models")
+    rtf = RTF(RTFConfig(**SMALL, ffn_mult=2, decoder_layers=1, latent_dim=8, max_points=64))
+    models = {
+        "tiny-astromer2": Astromer2(Astromer2Config(**SMALL, window=50)),
+        "tiny-astraclr": AstraCLR(AstraCLRConfig(**SMALL, max_points=64)),
+        "tiny-rtf": rtf,
+    }
+    return {name: str(save_model(model, root / name)) for name, model in models.items()}
+
+
+@pytest.fixture(scope="module")
+def small_table(sample_table) -> pl.DataFrame:
+    return sample_table.head(40)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "dim"),
+    [
+        ("tiny-astromer2", ModelEmbedder, 32),
+        ("tiny-astraclr", ModelEmbedder, 16),
+        ("tiny-rtf", RTFEmbedder, 8),
+    ],
+)
+def test_embedders_give_one_row_per_object_in_table_order(
+    family_dirs, small_table, name, kind, dim
+):
+    embedder = load_embedder(
+        family_dirs[name], settings=InferenceSettings(device="cpu", max_tokens=600)
+    )
+    assert type(embedder) is kind and embedder.dim == dim
+    embeddings = embedder.embed(small_table)
+    assert embeddings.shape == (40, dim) and embeddings.dtype == np.float32
+    assert np.isfinite(embeddings).all() and np.unique(embeddings, axis=0).shape[0] > 30
+    reverse = embedder.embed(small_table.reverse())
+    np.testing.assert_allclose(reverse[::-1], embeddings, atol=1e-5)
+
+
+def test_rtf_embedder_scores_reconstruction(family_dirs, small_table):
+    embedder = load_embedder(family_dirs["tiny-rtf"])
+    error = embedder.reconstruction_error(small_table)
+    assert error.shape == (40,) and np.all(error > 0)
+    np.testing.assert_array_equal(
+        embedder.anomaly_scores(small_table)["reconstruction_error"], error
+    )
+
+
+def test_atcat_is_served_by_its_predictor(model_dir, small_table):
+    embedder = load_embedder(model_dir)
+    assert isinstance(embedder, Predictor) and embedder.embed(small_table).shape == (40, 32)
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotFoundError):
+        load_embedder(tmp_path / "nothing-here")
+
+
+def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes pointing in three directions of 6-D space, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.array(["a", "b", "c"])[np.arange(n) % 3]
+    centres = {"a": np.eye(6)[0], "b": np.eye(6)[1], "c": np.eye(6)[2]}
+    x = np.stack([centres[y] for y in labels]) * 3 + rng.normal(0, 0.5, (n, 6))
+    return x, labels
+
+
+def test_probes_separate_easy_classes_and_not_random_ones():
+    train_x, train_y = blobs(300, 0)
+    test_x, test_y = blobs(90, 1)
+    assert linear_probe_f1(train_x, train_y, test_x, test_y) > 0.95
+    assert knn_accuracy(train_x, train_y, test_x, test_y, k=10) > 0.95
+    shuffled = np.random.default_rng(2).permutation(train_y)
+    assert linear_probe_f1(train_x, shuffled, test_x, test_y) < 0.6
+    assert knn_accuracy(train_x, shuffled, test_x, test_y, k=10) < 0.6
+    with pytest.raises(InputError, match="k must be"):
+        knn_accuracy(train_x, train_y, test_x, test_y, k=1000)
+    with pytest.raises(InputError, match="one width"):
+        linear_probe_f1(train_x, train_y, test_x[:, :3], test_y)
+
+
+def test_benchmark_table_and_markdown(family_dirs, model_dir, sample_table, tmp_path):
+    table = sample_table.head(100)
+    table_path = tmp_path / "table.parquet"
+    table.write_parquet(table_path)
+    folds_path = tmp_path / "folds.parquet"
+    pl.DataFrame({"object_id": table["object_id"], "fold": np.arange(100) % 5}).write_parquet(
+        folds_path
+    )
+    models = [model_dir, family_dirs["tiny-astromer2"], family_dirs["tiny-rtf"]]
+    results = embedding_benchmark(models, table_path, folds_path, threads=1)
+    assert results["model"].to_list() == ["tiny-atcat", "tiny-astromer2", "tiny-rtf"]
+    assert results["family"].to_list() == ["atcat", "astromer2", "rtf"]
+    assert results["dim"].to_list() == [32, 32, 8]
+    assert results["n_test"].to_list() == [20] * 3 and results["n_train"].to_list() == [80] * 3
+    for column in ("linear_probe_macro_f1", "knn_accuracy"):
+        assert results[column].is_between(0.0, 1.0).all()
+    text = benchmark_markdown(results)
+    assert text.startswith("| model | family | dim | linear-probe macro F1 |")
+    assert text.count("\n") == 5 and "| tiny-rtf | rtf | 8 |" in text
+    with pytest.raises(InputError, match="fold 0"):
+        only_train = tmp_path / "folds1.parquet"
+        pl.DataFrame({"object_id": table["object_id"], "fold": [1] * 100}).write_parquet(only_train)
+        embedding_benchmark(models, table_path, only_train)
