@@ -26,7 +26,7 @@ from torch import nn
 
 from engine.data.batching import Batch
 from engine.models.astraclr.config import AstraCLRConfig
-from engine.models.atcat.attention import Block
+from engine.models.atcat.attention import block_stack
 from engine.models.atcat.encoding import PointEncoder
 from engine.models.layers import bidirectional_mask, masked_mean
 
@@ -63,16 +63,7 @@ class AstraCLR(nn.Module):
         d = config.d_model
         self.encoder = PointEncoder(config.point_encoder_config())
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(
-            Block(
-                d,
-                n_heads=config.n_heads,
-                head_dim=config.head_dim,
-                ffn_mult=config.ffn_mult,
-                dropout=config.dropout,
-            )
-            for _ in range(config.n_layers)
-        )
+        self.blocks = block_stack(config)
         self.norm = nn.LayerNorm(d)
         self.projection = nn.Sequential(
             nn.Linear(d, d), nn.GELU(), nn.Linear(d, config.projection_dim)

@@ -36,7 +36,7 @@ from torch import nn
 from engine.data.batching import Batch
 from engine.models.astromer2.config import Astromer2Config
 from engine.models.astromer2.windows import BandWindows, split_bands
-from engine.models.atcat.attention import Block
+from engine.models.atcat.attention import block_stack
 from engine.models.atcat.encoding import TimeEmbedding
 from engine.models.layers import bidirectional_mask, masked_mean
 
@@ -102,16 +102,7 @@ class Astromer2(nn.Module):
         self.magnitude = nn.Linear(1, d)
         self.mask_token = nn.Parameter(torch.zeros(d))
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(
-            Block(
-                d,
-                n_heads=config.n_heads,
-                head_dim=config.head_dim,
-                ffn_mult=config.ffn_mult,
-                dropout=config.dropout,
-            )
-            for _ in range(config.n_layers)
-        )
+        self.blocks = block_stack(config)
         self.layer_weights = nn.Parameter(torch.zeros(config.n_layers + 1))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, 1)

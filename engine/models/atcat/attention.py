@@ -127,3 +127,21 @@ class Block(nn.Module):
         attended, weights = self.attn(self.ln_attn(x), mask, return_weights=return_weights)
         x = x + self.drop(attended)
         return x + self.drop(self.ffn(self.ln_ffn(x))), weights
+
+
+def block_stack(config, n_layers: int | None = None) -> nn.ModuleList:
+    """``n_layers`` (default ``config.n_layers``) :class:`Block` s sized by a model config.
+
+    Any config with ``d_model``, ``n_heads``, ``head_dim``, ``ffn_mult`` and ``dropout`` works,
+    so every model family builds its transformer the same way.
+    """
+    return nn.ModuleList(
+        Block(
+            config.d_model,
+            n_heads=config.n_heads,
+            head_dim=config.head_dim,
+            ffn_mult=config.ffn_mult,
+            dropout=config.dropout,
+        )
+        for _ in range(config.n_layers if n_layers is None else n_layers)
+    )

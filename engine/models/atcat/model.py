@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from engine.data.batching import Batch
-from engine.models.atcat.attention import Block, layer_masks
+from engine.models.atcat.attention import block_stack, layer_masks
 from engine.models.atcat.config import ATCATConfig
 from engine.models.atcat.encoding import PointEncoder
 from engine.models.atcat.metadata import MetadataEncoder
@@ -130,16 +130,7 @@ class ATCAT(nn.Module):
             MetadataEncoder(len(config.metadata_names), d) if config.has_metadata else None
         )
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(
-            Block(
-                d,
-                n_heads=config.n_heads,
-                head_dim=config.head_dim,
-                ffn_mult=config.ffn_mult,
-                dropout=config.dropout,
-            )
-            for _ in range(config.n_layers)
-        )
+        self.blocks = block_stack(config)
         self.class_head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, config.n_logits))
         self.flux_head = NextFluxHead(d, config.n_mixture)
         self.mixture = MixtureGrid(config.n_mixture)

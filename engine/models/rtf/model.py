@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from engine.data.batching import Batch
-from engine.models.atcat.attention import Block
+from engine.models.atcat.attention import block_stack
 from engine.models.atcat.encoding import TimeEmbedding
 from engine.models.layers import bidirectional_mask
 from engine.models.rtf.config import RTFConfig
@@ -75,19 +75,6 @@ def point_channels(batch: Batch, wavelength_range: tuple[float, float]) -> torch
     return torch.where(batch.mask[..., None], channels, 0.0)
 
 
-def _blocks(config: RTFConfig, n: int) -> nn.ModuleList:
-    return nn.ModuleList(
-        Block(
-            config.d_model,
-            n_heads=config.n_heads,
-            head_dim=config.head_dim,
-            ffn_mult=config.ffn_mult,
-            dropout=config.dropout,
-        )
-        for _ in range(n)
-    )
-
-
 class RTF(nn.Module):
     """The RTF autoencoder, built from an :class:`RTFConfig`.
 
@@ -108,13 +95,13 @@ class RTF(nn.Module):
         self.cls = nn.Parameter(torch.zeros(d))
         nn.init.normal_(self.cls, std=0.02)
         self.drop = nn.Dropout(config.dropout)
-        self.encoder = _blocks(config, config.n_layers)
+        self.encoder = block_stack(config)
         self.encoder_norm = nn.LayerNorm(d)
         self.bottleneck = nn.Linear(d, k)
         self.expand = nn.Linear(k, d)
         self.positions = nn.Embedding(config.max_points, d)
         nn.init.normal_(self.positions.weight, std=0.02)
-        self.decoder = _blocks(config, config.decoder_layers)
+        self.decoder = block_stack(config, config.decoder_layers)
         self.decoder_norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, n)
         self.classifier = (
