@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import friendly_errors, app
+from engine.cli import app, friendly_errors
 
 
 @app.command()
@@ -22,12 +22,16 @@ def serve(
     ] = None,
     catalog: Annotated[
         Path | None,
-        typer.Option(help="Catalogue folder (catscope index) or light-curve Parquet; default: the sample."),
+        typer.Option(
+            help="Catalogue folder (catscope index) or light-curve Parquet; default: the sample."
+        ),
     ] = None,
     models_dir: Annotated[Path | None, typer.Option(help="Folder of model directories.")] = None,
     labels_url: Annotated[
         str | None,
-        typer.Option(help="SQLAlchemy URL of the vetting-label database (default: a local SQLite file)."),
+        typer.Option(
+            help="SQLAlchemy URL of the vetting-label database (default: a local SQLite file)."
+        ),
     ] = None,
     show: Annotated[bool, typer.Option(help="Open a browser tab.")] = True,
 ) -> None:

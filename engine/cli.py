@@ -33,7 +33,9 @@ def friendly_errors(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        warnings.showwarning = lambda message, *_a, **_k: typer.echo(f"warning: {message}", err=True)
+        warnings.showwarning = lambda message, *_a, **_k: typer.echo(
+            f"warning: {message}", err=True
+        )
         try:
             return command(*args, **kwargs)
         except CatscopeError as exc:
@@ -50,11 +52,15 @@ def ingest(
     out: Annotated[Path, typer.Option("--out", "-o", help="Canonical Parquet table to write.")],
     columns: Annotated[
         str | None,
-        typer.Option(help="Column mapping overriding detection, e.g. 'object_id=ID,time=MJD,mag=M'."),
+        typer.Option(
+            help="Column mapping overriding detection, e.g. 'object_id=ID,time=MJD,mag=M'."
+        ),
     ] = None,
     band_map: Annotated[
         list[str] | None,
-        typer.Option("--band-map", help="Add or override a band: NAME=WAVELENGTH_A or NAME=KNOWN_BAND."),
+        typer.Option(
+            "--band-map", help="Add or override a band: NAME=WAVELENGTH_A or NAME=KNOWN_BAND."
+        ),
     ] = None,
     metadata: Annotated[
         Path | None, typer.Option(help="Per-object metadata CSV (e.g. PLAsTiCC metadata).")
@@ -77,18 +83,22 @@ def ingest(
     )
     write_table(table, out)
     n_points = int(table["time"].list.len().sum())
-    typer.echo(f"wrote {out}: {table.height:,} objects, {n_points:,} points from {len(reports)} file(s)")
+    typer.echo(
+        f"wrote {out}: {table.height:,} objects, {n_points:,} points from {len(reports)} file(s)"
+    )
 
 
 @data_app.command("plasticc")
 @friendly_errors
 def data_plasticc(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plasticc.parquet and folds.parquet.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for plasticc.parquet and folds.parquet.")
+    ],
     sample_dir: Annotated[
         Path | None, typer.Option(help="Also write the shipped fold-0 sample subset here.")
     ] = None,
 ) -> None:
-    """Download the PLAsTiCC training set (via pip) and write the table and the fixed 5-fold split."""
+    """Download the PLAsTiCC training set (via pip); write its table and the fixed 5-fold split."""
     from engine.data.plasticc import build
 
     for name, path in build(out, sample_dir=sample_dir).items():
@@ -117,7 +127,9 @@ def _classifies(model_dir: Path) -> bool:
     from engine.models.registry import find_model
 
     info = find_model(model_dir)
-    return info.can("classify") and bool(json.loads((model_dir / "config.json").read_text()).get("class_names"))
+    return info.can("classify") and bool(
+        json.loads((model_dir / "config.json").read_text()).get("class_names")
+    )
 
 
 def _report_calibration(model_dir: Path, data: Path | None = None) -> None:
@@ -135,7 +147,9 @@ def _report_calibration(model_dir: Path, data: Path | None = None) -> None:
 @app.command()
 @friendly_errors
 def calibrate(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name or directory.")] = "atcat-plasticc",
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model name or directory.")
+    ] = "atcat-plasticc",
     data: Annotated[
         Path | None,
         typer.Option(help="Labelled objects not trained on (default: the run's validation set)."),
@@ -148,7 +162,7 @@ def calibrate(
 
 
 def _read_any_table(path: Path, columns: str | None = None, band_map: list[str] | None = None):
-    """A canonical table from a catscope Parquet file or from any file ``ingest`` reads."""
+    """Read a catscope Parquet table, or any file ``ingest`` reads, as a canonical table."""
     from engine.data.bands import parse_band_map
     from engine.data.ingest import ingest_files, parse_columns
     from engine.data.schema import LIGHT_CURVE_SCHEMA, read_table
@@ -178,7 +192,9 @@ DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (d
 @app.command()
 @friendly_errors
 def score(
-    input: Annotated[Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")],
+    input: Annotated[
+        Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of predictions.")],
     model: ModelOption = "atcat-plasticc",
     columns: Annotated[str | None, typer.Option(help="Column mapping, as for ingest.")] = None,
@@ -187,7 +203,9 @@ def score(
     precision: PrecisionOption = "fp32",
     engine: Annotated[
         str,
-        typer.Option(help="local, or dask: INPUT is a folder of Parquet shards or a HATS catalogue."),
+        typer.Option(
+            help="local, or dask: INPUT is a folder of Parquet shards or a HATS catalogue."
+        ),
     ] = "local",
     scheduler: Annotated[
         str | None,
@@ -198,18 +216,25 @@ def score(
     from engine.infer import InferenceSettings, load_predictor
 
     if engine not in ("local", "dask"):
-        raise typer.BadParameter(f"--engine must be 'local' or 'dask', got {engine!r}")
+        msg = f"--engine must be 'local' or 'dask', got {engine!r}"
+        raise typer.BadParameter(msg)
     if engine == "dask":
         from engine.data.ingest import parse_columns
         from engine.infer.distributed import score_dataset
 
         n_objects, n_parts = score_dataset(
-            input, out, model, client=scheduler, columns=parse_columns(columns) if columns else None,
+            input,
+            out,
+            model,
+            client=scheduler,
+            columns=parse_columns(columns) if columns else None,
             settings=InferenceSettings(device=device, precision=precision),
         )  # fmt: skip
         typer.echo(f"wrote {out}: {n_objects:,} objects in {n_parts:,} partitions")
         return
-    predictor = load_predictor(model, settings=InferenceSettings(device=device, precision=precision))
+    predictor = load_predictor(
+        model, settings=InferenceSettings(device=device, precision=precision)
+    )
     table = _read_any_table(input, columns, band_map)
     predictions = predictor.predict(table)
     predictions.write_parquet(out)
@@ -235,11 +260,13 @@ def evaluate(
     """Macro F1, class-balanced F1, calibration, early detection and next-point NLL."""
     import polars as pl
 
-    from engine.infer import InferenceSettings, load_predictor
     from engine.data.schema import LIGHT_CURVE_SCHEMA
+    from engine.infer import InferenceSettings, load_predictor
     from engine.infer.evaluate import evaluate_predictor, nll_at_gp_positions
 
-    predictor = load_predictor(model, settings=InferenceSettings(device=device, precision=precision))
+    predictor = load_predictor(
+        model, settings=InferenceSettings(device=device, precision=precision)
+    )
     table = _read_any_table(data)
     if folds is not None:
         chosen = pl.read_parquet(folds).filter(pl.col("fold") == fold).select("object_id")
@@ -248,13 +275,15 @@ def evaluate(
         table = table.select(*LIGHT_CURVE_SCHEMA.names(), "label")
     metrics = evaluate_predictor(predictor, table)
     if folds is not None and not without_metadata:
-        metrics["next_point_nll_gp_positions"] = nll_at_gp_positions(predictor, data, folds, fold=fold)
+        metrics["next_point_nll_gp_positions"] = nll_at_gp_positions(
+            predictor, data, folds, fold=fold
+        )
     out.write_text(json.dumps(metrics, indent=1))
-    c = metrics["classification"]
+    c, ece = metrics["classification"], metrics["calibration"]
     typer.echo(
         f"{metrics['n_objects']:,} objects: macro F1 {c['macro_f1']:.4f}, class-balanced macro F1 "
-        f"{c['class_balanced_macro_f1']:.4f}, ECE {metrics['calibration']['before']['reliability']['ece']:.4f}"
-        f" -> {metrics['calibration']['after']['reliability']['ece']:.4f}, next-point NLL "
+        f"{c['class_balanced_macro_f1']:.4f}, ECE {ece['before']['reliability']['ece']:.4f}"
+        f" -> {ece['after']['reliability']['ece']:.4f}, next-point NLL "
         f"{metrics['next_point_nll']['mean']:.3f}; written to {out}"
     )
 
@@ -262,9 +291,9 @@ def evaluate(
 @app.command()
 @friendly_errors
 def baseline(
-    data: Annotated[Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet.")] = Path(
-        "data/plasticc"
-    ),
+    data: Annotated[
+        Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet.")
+    ] = Path("data/plasticc"),
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON file of baseline metrics.")] = Path(
         "assets/baselines/plasticc.json"
     ),
@@ -280,13 +309,17 @@ def baseline(
 @app.command()
 @friendly_errors
 def index(
-    input: Annotated[Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")],
+    input: Annotated[
+        Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Catalogue folder to write.")],
     models: Annotated[
-        list[str] | None, typer.Option("--models", "-m", help="Models to index with (default: all shipped).")
+        list[str] | None,
+        typer.Option("--models", "-m", help="Models to index with (default: all shipped)."),
     ] = None,
     add: Annotated[
-        bool, typer.Option(help="Add INPUT's objects to the existing catalogue OUT without refitting.")
+        bool,
+        typer.Option(help="Add INPUT's objects to the existing catalogue OUT without refitting."),
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing catalogue.")] = False,
 ) -> None:
@@ -310,7 +343,7 @@ def neighbours(
     k: Annotated[int, typer.Option("-k", help="Number of neighbours.")] = 10,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Embedding model.")] = None,
 ) -> None:
-    """The k most similar objects in a model's embedding space (cosine distance)."""
+    """List the k most similar objects in a model's embedding space (cosine distance)."""
     from engine.index.catalog_build import neighbours as find_neighbours
 
     _print_frame(find_neighbours(catalog, object_id, k=k, model=model))
@@ -322,11 +355,12 @@ def anomalies(
     catalog: Annotated[Path, typer.Argument(help="Catalogue folder (catscope index).")],
     top: Annotated[int, typer.Option(help="How many objects to list.")] = 50,
     scorer: Annotated[
-        str | None, typer.Option(help="gmm_nll, isolation_forest or knn_distance (default gmm_nll).")
+        str | None,
+        typer.Option(help="gmm_nll, isolation_forest or knn_distance (default gmm_nll)."),
     ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Embedding model.")] = None,
 ) -> None:
-    """The strangest objects of a catalogue by an anomaly scorer (highest score first)."""
+    """List the strangest objects of a catalogue by an anomaly scorer (highest score first)."""
     from engine.index.catalog_build import top_anomalies
 
     _print_frame(top_anomalies(catalog, n=top, scorer=scorer, model=model))
@@ -335,15 +369,17 @@ def anomalies(
 @app.command("anomaly-benchmark")
 @friendly_errors
 def anomaly_benchmark(
-    data: Annotated[Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet.")] = Path(
-        "data/plasticc"
-    ),
+    data: Annotated[
+        Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet.")
+    ] = Path("data/plasticc"),
     models: Annotated[list[str] | None, typer.Option("--models", "-m")] = None,
 ) -> None:
-    """Held-out-class test of the anomaly scorers (KN, TDE, Mira): AUROC and precision at top 1 %."""
+    """Held-out-class test of the anomaly scorers (KN, TDE, Mira): AUROC and precision@1 %."""
     from engine.index.anomaly_benchmark import benchmark_markdown, run_anomaly_benchmark
 
-    results = run_anomaly_benchmark(data / "plasticc.parquet", data / "folds.parquet", models or None)
+    results = run_anomaly_benchmark(
+        data / "plasticc.parquet", data / "folds.parquet", models or None
+    )
     typer.echo(benchmark_markdown(results))
 
 

@@ -24,7 +24,7 @@ class UnknownBandError(InputError):
 
 
 class InvalidValueError(InputError):
-    """Values are non-numeric, non-finite, non-positive where they must be positive, or duplicated."""
+    """Values are non-numeric, non-finite, not positive where they must be, or duplicated."""
 
 
 class FileTooLargeError(InputError):

@@ -39,7 +39,7 @@ class Batch:
         return self.mask.sum(dim=1)
 
     def to(self, device: torch.device | str) -> Batch:
-        """The same batch on ``device``."""
+        """Return the same batch on ``device``."""
         moved = {
             f.name: getattr(self, f.name).to(device, non_blocking=True)
             for f in fields(self)
@@ -49,7 +49,7 @@ class Batch:
 
 
 def evenly_subsample(length: int, max_points: int) -> np.ndarray:
-    """Indices of at most ``max_points`` of ``length`` points, evenly spread, first and last kept.
+    """Pick at most ``max_points`` of ``length`` point indices, evenly spread, first and last kept.
 
     This is catscope's documented rule for light curves longer than a model's maximum: keep the
     whole time span at a coarser cadence rather than cutting one end off.

@@ -52,7 +52,9 @@ def extract_csvs(wheel: Path, directory: Path) -> dict[str, Path]:
         return {key: Path(archive.extract(member, directory)) for key, member in MEMBERS.items()}
 
 
-def make_folds(table: pl.DataFrame, *, n_folds: int = N_FOLDS, seed: int = SPLIT_SEED) -> pl.DataFrame:
+def make_folds(
+    table: pl.DataFrame, *, n_folds: int = N_FOLDS, seed: int = SPLIT_SEED
+) -> pl.DataFrame:
     """Stratified ``object_id -> fold`` assignment (fold in 0..n_folds-1)."""
     folds = np.empty(table.height, dtype=np.int8)
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)

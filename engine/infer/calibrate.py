@@ -21,7 +21,7 @@ from engine.training.data import load_data
 
 
 def validation_table(model_dir: Path) -> pl.DataFrame:
-    """The held-out validation objects of the run that trained the model in ``model_dir``."""
+    """Read the held-out validation objects of the run that trained ``model_dir``'s model."""
     config = TrainConfig.from_dict(read_extra(model_dir, "training.json")["config"])
     ids = pl.DataFrame({"object_id": load_data(config).validation.curves.object_id})
     return read_table(config.data.path).join(ids, on="object_id", how="semi")

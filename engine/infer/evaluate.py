@@ -16,9 +16,8 @@ import polars as pl
 
 from engine.baselines.gp import next_point_positions
 from engine.baselines.split import load_split
-from engine.data.schema import read_table
-
 from engine.data.packed import PackedLightCurves
+from engine.data.schema import read_table
 from engine.errors import InputError
 from engine.evaluation import (
     TemperatureScaler,
@@ -109,7 +108,9 @@ def evaluate_predictor(
     scaler = predictor.calibration or TemperatureScaler().fit(logits, y)
     calibration = calibration_report(logits, y, scaler, n_bins=n_bins)
     calibration["fitted_on"] = (
-        "held-out part of the training folds" if predictor.calibration else "this data (no stored calibration)"
+        "held-out part of the training folds"
+        if predictor.calibration
+        else "this data (no stored calibration)"
     )
     points = predictor.predict_points(table)
     early = early_detection_report(

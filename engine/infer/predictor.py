@@ -19,7 +19,7 @@ import polars as pl
 import torch
 
 from engine.data.bands import BandRegistry
-from engine.data.batching import Batch, collate, evenly_subsample
+from engine.data.batching import Batch, collate
 from engine.data.packed import PackedLightCurves
 from engine.errors import InputError
 from engine.evaluation.calibration import TemperatureScaler
@@ -276,7 +276,9 @@ class Predictor:
         # (n_samples, T) copies of the context; every step appends one point to all of them.
         seq = {name: getattr(batch, name).expand(n_samples, -1).to(device) for name in
                ("time", "flux", "flux_err", "wavelength", "mask")}  # fmt: skip
-        metadata = None if batch.metadata is None else batch.metadata.expand(n_samples, -1).to(device)
+        metadata = (
+            None if batch.metadata is None else batch.metadata.expand(n_samples, -1).to(device)
+        )
         first = packed.time[0]
         samples = np.zeros((n_samples, len(times)), dtype=np.float32)
         for j, (t, wavelength, err) in enumerate(zip(times, wavelengths, errors, strict=True)):
@@ -286,7 +288,9 @@ class Predictor:
                 query = {
                     "query_time": torch.full((n_samples, 1), t - first, device=device)
                     - current.time[:, -1:],
-                    "query_wavelength": torch.full((n_samples, 1), float(wavelength), device=device),
+                    "query_wavelength": torch.full(
+                        (n_samples, 1), float(wavelength), device=device
+                    ),
                     "query_flux_err": torch.full((n_samples, 1), float(err), device=device),
                 }
                 logits = self.model.next_flux_logits(hidden, **query).float()[:, 0]  # (n, K)
@@ -323,7 +327,9 @@ class Predictor:
                 logits = self.model.next_flux_logits(
                     hidden, queries.delta_time, queries.wavelength, queries.flux_err
                 ).float()
-            log_prob = self.model.mixture.log_prob_flux(logits, queries.target_flux, queries.flux_err)
+            log_prob = self.model.mixture.log_prob_flux(
+                logits, queries.target_flux, queries.flux_err
+            )
             log_prob = torch.where(queries.valid, log_prob, torch.nan).double().cpu().numpy()
             for row, k in enumerate(index):
                 n = int(lengths[k])
@@ -332,7 +338,7 @@ class Predictor:
 
 
 def _column(value, like: torch.Tensor, n: int) -> torch.Tensor:
-    """A (n, 1) column of ``value`` (scalar or (n,) tensor) with the dtype of ``like``."""
+    """Make a (n, 1) column of ``value`` (scalar or (n,) tensor) with the dtype of ``like``."""
     if isinstance(value, torch.Tensor):
         return value.to(like.dtype).reshape(n, 1)
     return torch.full((n, 1), value, dtype=like.dtype, device=like.device)
@@ -380,4 +386,6 @@ def load_predictor(
         if scaler_path.exists()
         else None
     )
-    return Predictor(info, model, calibration=calibration, metadata_scaler=scaler, settings=settings)
+    return Predictor(
+        info, model, calibration=calibration, metadata_scaler=scaler, settings=settings
+    )

@@ -36,7 +36,7 @@ class ModelInfo:
     description: str = ""
 
     def can(self, capability: str) -> bool:
-        """True when the model supports ``capability`` (e.g. ``"classify"``)."""
+        """Tell whether the model supports ``capability`` (e.g. ``"classify"``)."""
         return capability in self.capabilities
 
 
@@ -64,7 +64,7 @@ def available_models(models_dir: Path | None = None) -> list[ModelInfo]:
 
 
 def find_model(name_or_path: str | Path, models_dir: Path | None = None) -> ModelInfo:
-    """A model by shipped name (``atcat-plasticc``) or by directory path."""
+    """Find a model by shipped name (``atcat-plasticc``) or by directory path."""
     path = Path(name_or_path)
     if (path / "config.json").is_file():
         return _info(path)
