@@ -561,10 +561,19 @@ def report_status(args) -> str:
             "stretch, 20,000 FAISS vectors, a 5,000-vector UMAP map): the code paths work and "
             "where the time goes, not the final figures."
         )
+    sections = set(args.sections.split(","))
+    parts = []
+    if "inference" in sections:
+        parts.append(f"{args.n_synthetic:,} synthetic objects")
+    if "faiss" in sections:
+        parts.append(f"{args.faiss_n:,} FAISS vectors")
+    if "umap" in sections:
+        parts.append(f"a {args.umap_reference:,}-vector UMAP map")
+    kept = sorted(set(SECTIONS) - sections)
     return (
-        f"> Full run of {time.strftime('%Y-%m-%d')}: {args.n_synthetic:,} synthetic objects, "
-        f"{args.faiss_n:,} FAISS vectors, a {args.umap_reference:,}-vector UMAP map; model "
-        f"`{args.model}`."
+        f"> Run of {time.strftime('%Y-%m-%d')} (sections: {', '.join(sorted(sections))}): "
+        f"{', '.join(parts) or 'no data sets'}; model `{args.model}`."
+        + (f" The {', '.join(kept)} blocks are from an earlier run." if kept else "")
     )
 
 
