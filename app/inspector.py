@@ -16,6 +16,7 @@ from app.model_views import (
     TimelineView,
     message,
 )
+from app.neighbours import NeighboursView
 from app.state import HIDDEN, AppState
 from engine.catalog import UnknownObjectError
 from engine.errors import InvalidValueError
@@ -116,6 +117,9 @@ class InspectorView(pn.viewable.Viewer):
     unit = param.Selector(
         objects=["flux", "mag"], default="flux", doc="Flux (FLUXCAL) or AB magnitude."
     )
+    catalog_dir = param.String(
+        default=None, allow_None=True, doc="Catalogue folder with FAISS indexes (neighbours)."
+    )
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -136,13 +140,10 @@ class InspectorView(pn.viewable.Viewer):
             "Attention": AttentionView(state=self.state),
             "Continuations": ContinuationView(state=self.state),
         }
-        neighbours = message(
-            "The 10 nearest neighbours need a catalogue index with embeddings "
-            "(built by 'catscope index'); this catalogue has none yet."
-        )
+        self._neighbours = NeighboursView(state=self.state, catalog_dir=self.catalog_dir)
         # not dynamic (see app.main.Explorer); hidden panels skip their work through `shown`
         self._tabs = pn.Tabs(
-            *self._panels.items(), ("Neighbours", neighbours), sizing_mode="stretch_width"
+            *self._panels.items(), ("Neighbours", self._neighbours), sizing_mode="stretch_width"
         )
         self._tabs.param.watch(self._show_active, "active")
         self.state.param.watch(self._show_active, "page")
@@ -151,7 +152,7 @@ class InspectorView(pn.viewable.Viewer):
     def _show_active(self, *_) -> None:
         """Let only the panel of the active tab compute, and only while this page is on screen."""
         on_screen = self.state.on_screen("inspect")
-        for index, panel in enumerate(self._panels.values()):
+        for index, panel in enumerate([*self._panels.values(), self._neighbours]):
             panel.shown = on_screen and index == self._tabs.active
 
     def header(self) -> str:

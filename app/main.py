@@ -15,6 +15,7 @@ import param
 from app.browse import BrowseView
 from app.health import HealthView
 from app.inspector import InspectorView
+from app.latent_map import LatentMapView
 from app.loaders import list_models, load_catalog, open_label_store
 from app.state import PAGES, AppState
 from app.teach import TeachView
@@ -54,15 +55,20 @@ class Explorer(pn.viewable.Viewer):
     """The whole app of one session: header with the model picker, and one tab per page."""
 
     state = param.ClassSelector(class_=AppState)
+    catalog_dir = param.String(
+        default=None, allow_None=True, doc="Catalogue folder with FAISS indexes, if any."
+    )
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         state = self.state
+        folder = {"catalog_dir": self.catalog_dir}
         self.views = {
             "browse": BrowseView(state=state),
-            "inspect": InspectorView(state=state),
+            "map": LatentMapView(state=state),
+            "inspect": InspectorView(state=state, **folder),
             "upload": UploadView(state=state),
-            "vetting": VettingView(state=state),
+            "vetting": VettingView(state=state, **folder),
             "health": HealthView(state=state),
             "teach": TeachView(state=state),
         }
@@ -96,8 +102,9 @@ def create_app(
     models_dir : folder of models (default: the shipped ``assets/models``)
     labels_url : label store, an SQLAlchemy URL or SQLite path (default: ``~/.catscope/labels.db``)
     """
+    catalog_path = Path(catalog_path or DEFAULT_CATALOG)
     state = AppState(
-        catalog=load_catalog(str(catalog_path or DEFAULT_CATALOG)),
+        catalog=load_catalog(str(catalog_path)),
         labels=open_label_store(str(labels_url or "")),
         models=list_models(str(models_dir) if models_dir else None),
     )
@@ -106,7 +113,7 @@ def create_app(
         state.inspect(requested[0].decode())
     if pn.state.location is not None:
         pn.state.location.sync(state, {"object_id": "object"})
-    return Explorer(state=state)
+    return Explorer(state=state, catalog_dir=str(catalog_path) if catalog_path.is_dir() else None)
 
 
 def serve(

@@ -24,6 +24,7 @@ VIEWPORT = {"width": 1400, "height": 1000}
 #: page key -> (tab title, text that only the drawn page shows)
 SHOTS = {
     "browse": ("Browse", "Click a row to inspect it"),
+    "map": ("Map", re.compile(r"^Select objects with the box|^No map")),
     "inspect": ("Inspect", "Best period"),
     "upload": ("Upload", "Add your own light curves"),
     "vetting": ("Vetting", re.compile(r"^\d+ of [\d,]+: object|Every object of the queue")),

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 #: page key -> tab title, in tab order
 PAGES = {
     "browse": "Browse",
+    "map": "Map",
     "inspect": "Inspect",
     "upload": "Upload",
     "vetting": "Vetting",

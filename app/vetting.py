@@ -1,8 +1,18 @@
 """Vetting page: a ranked queue of objects to label with the keyboard (i / a / k / s).
 
 Objects are ranked by a scorer the catalogue offers (:meth:`engine.catalog.Catalog.scorers`);
-labelled objects leave the queue. Labels go to the :class:`~engine.labels.LabelStore`
-with the note and the user's name, and can be exported as CSV or Parquet.
+labelled objects leave the queue.
+
+Re-ranking (``rerank``, on by default) uses the labels so far: an object whose nearest
+neighbours were labelled *artefact* probably shares their problem, so it moves down. Each
+object's score is turned into its percentile ``q`` in the ranking (sign- and scale-free, so
+it works for any scorer) and ordered by ``q × (1 − 0.5 · s)``, where ``s`` is the share of
+artefacts among its 10 nearest neighbours in the scorer's model (FAISS index of the catalogue
+folder). Only the first :data:`RERANK_DEPTH` objects are searched; the rest keep their
+percentile. Without an index, a score or any artefact label the ranking is unchanged.
+
+Labels go to the :class:`~engine.labels.LabelStore` with the note and the user's name, and
+can be exported as CSV or Parquet.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import polars as pl
 from app.inspector import light_curve_pane
 from app.keys import KeyboardShortcuts
 from app.model_views import message
+from app.neighbours import index_blocker, neighbour_pairs
 from app.state import HIDDEN, AppState
 from engine.catalog import CATALOGUE_ORDER
 from engine.errors import CatscopeError
@@ -23,6 +34,10 @@ from engine.labels import KNOWN_PREFIX
 
 #: shortcut key -> label kind
 SHORTCUTS = {"i": "interesting", "a": "artefact", "k": "known", "s": "skip"}
+#: how far an object with only artefact neighbours moves down (its percentile is multiplied by 0.5)
+ARTEFACT_PENALTY = 0.5
+#: objects at the head of the ranking whose neighbours the re-ranking searches
+RERANK_DEPTH = 500
 _SHOWN_QUEUE = 10
 _SHOWN_LABELS = 15
 
@@ -31,10 +46,16 @@ class VettingView(pn.viewable.Viewer):
     """The queue, the object at its head, label buttons with shortcuts, and the labels so far."""
 
     state = param.ClassSelector(class_=AppState)
+    catalog_dir = param.String(
+        default=None, allow_None=True, doc="Catalogue folder with FAISS indexes (re-ranking)."
+    )
     scorer = param.Selector(
         objects=[CATALOGUE_ORDER], default=CATALOGUE_ORDER, doc="Ranking of the queue."
     )
     include_labelled = param.Boolean(default=False, doc="Keep labelled objects in the queue.")
+    rerank = param.Boolean(
+        default=True, doc="Move down objects whose nearest neighbours were labelled artefact."
+    )
     position = param.Integer(default=0, bounds=(0, None), doc="Place in the queue.")
     note = param.String(default="", doc="Note stored with the next label.")
     known_class = param.Selector(objects=[], doc="Class used by the 'known class' label.")
@@ -71,10 +92,31 @@ class VettingView(pn.viewable.Viewer):
 
     def queue(self) -> pl.DataFrame:
         """Return the queue ``object_id, score, vetted`` (current label) in rank order."""
-        ranked = self.state.catalog.ranking(self.scorer)
+        ranked = self.ranking()
         labels = self.labelled().select("object_id", pl.col("label").alias("vetted"))
         ranked = ranked.join(labels, on="object_id", how="left", maintain_order="left")
         return ranked if self.include_labelled else ranked.filter(pl.col("vetted").is_null())
+
+    def ranking(self) -> pl.DataFrame:
+        """``object_id, score``, re-ranked by artefact neighbours when ``rerank`` applies.
+
+        Re-ranked queues gain the ``artefact_share`` column (see the module docstring).
+        """
+        ranked = self.state.catalog.ranking(self.scorer)
+        model, _, _ = self.scorer.partition(": ")
+        if (
+            not self.rerank
+            or self.scorer == CATALOGUE_ORDER
+            or index_blocker(self.catalog_dir, model) is not None
+        ):
+            return ranked
+        labels = self.labelled()
+        artefacts = labels.filter(pl.col("label") == "artefact")["object_id"]
+        if artefacts.len() == 0:
+            return ranked
+        head = ranked.head(RERANK_DEPTH)["object_id"].to_list()
+        pairs = neighbour_pairs(self.catalog_dir, model, head)
+        return down_weight(ranked, pairs, artefacts)
 
     def current(self) -> dict | None:
         """Queue row at ``position`` (clipped to the queue), or ``None`` when the queue is empty."""
@@ -123,12 +165,18 @@ class VettingView(pn.viewable.Viewer):
     def _on_next(self) -> None:
         self.position = min(self.position + 1, max(self.queue().height - 1, 0))
 
-    @param.depends("scorer", "include_labelled", watch=True)
+    @param.depends("scorer", "include_labelled", "rerank", watch=True)
     def _restart(self) -> None:
         self.position = 0
 
     @param.depends(
-        "position", "scorer", "include_labelled", "revision", "state.catalog", "state.page"
+        "position",
+        "scorer",
+        "include_labelled",
+        "rerank",
+        "revision",
+        "state.catalog",
+        "state.page",
     )
     def _current_view(self) -> pn.viewable.Viewable:
         if not self.state.on_screen("vetting"):
@@ -155,7 +203,13 @@ class VettingView(pn.viewable.Viewer):
         )
 
     @param.depends(
-        "position", "scorer", "include_labelled", "revision", "state.catalog", "state.page"
+        "position",
+        "scorer",
+        "include_labelled",
+        "rerank",
+        "revision",
+        "state.catalog",
+        "state.page",
     )
     def _queue_table(self) -> pn.viewable.Viewable:
         if not self.state.on_screen("vetting"):
@@ -231,6 +285,9 @@ class VettingView(pn.viewable.Viewer):
             pn.widgets.Checkbox.from_param(
                 self.param.include_labelled, label="include labelled", align="end"
             ),
+            pn.widgets.Checkbox.from_param(
+                self.param.rerank, label="move down neighbours of artefacts", align="end"
+            ),
             pn.widgets.TextInput.from_param(
                 self.state.param.user, label="Your name", width=180, placeholder="(login name)"
             ),
@@ -262,3 +319,32 @@ class VettingView(pn.viewable.Viewer):
             pn.Row(main, side, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
+
+
+def down_weight(
+    ranked: pl.DataFrame,
+    pairs: pl.DataFrame,
+    artefacts: pl.Series,
+    *,
+    penalty: float = ARTEFACT_PENALTY,
+) -> pl.DataFrame:
+    """Re-order ``ranked`` (``object_id, score``, best first) by artefact neighbours.
+
+    ``pairs`` holds ``object_id, neighbour``; an object's ``artefact_share`` is the share of
+    its neighbours in ``artefacts`` (0 without neighbours). Objects are sorted by
+    ``percentile × (1 − penalty · artefact_share)``, the percentile of the first being 1.
+    """
+    share = pairs.group_by("object_id").agg(
+        pl.col("neighbour").is_in(artefacts.implode()).mean().alias("artefact_share")
+    )
+    n = ranked.height
+    return (
+        ranked.with_row_index("_rank")
+        .join(share, on="object_id", how="left", maintain_order="left")
+        .with_columns(pl.col("artefact_share").fill_null(0.0))
+        .with_columns(
+            ((n - pl.col("_rank")) / n * (1.0 - penalty * pl.col("artefact_share"))).alias("_key")
+        )
+        .sort("_key", descending=True, maintain_order=True)
+        .drop("_rank", "_key")
+    )

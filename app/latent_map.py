@@ -1,0 +1,256 @@
+"""Map page: the chosen model's UMAP of the catalogue, drawn with datashader.
+
+The map is rasterised on the server (``datashade`` for classes, ``rasterize`` for numbers, then
+``dynspread``), so it stays smooth at a million points. Box and lasso selection feed a table
+of the selected objects that exports as CSV or Parquet; a click inspects the nearest object.
+
+Selection works two ways by catalogue size: up to :data:`SELECTABLE_LIMIT` objects an
+invisible but selectable Points layer lies over the image (``Selection1D``: box and lasso);
+beyond that only the box is offered, answered by a bounds query on the coordinates
+(``BoundsXY``), since a million-glyph layer would defeat the rasterising.
+
+Traps found: the click is answered on the next tick of the document
+(``add_next_tick_callback``): changing the page from inside a stream callback of a served app
+raised ``_pending_writes should be non-None`` (see the project's stack notes).
+"""
+
+from __future__ import annotations
+
+import io
+
+import colorcet
+import datashader as ds
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+import polars as pl
+from holoviews.operation.datashader import datashade, dynspread, rasterize
+
+from app.model_views import message
+from app.state import HIDDEN, NO_MODEL, AppState
+
+#: most objects drawn with a selectable glyph layer (box and lasso); beyond: box bounds only
+SELECTABLE_LIMIT = 20_000
+#: colour-by choice -> summary column (``anomaly score`` uses the chosen scorer's column)
+COLOUR_COLUMNS = {
+    "label": "label",
+    "predicted class": "pred_class",
+    "confidence": "confidence",
+    "anomaly score": None,
+}
+UNKNOWN = "(unknown)"
+_TABLE_COLUMNS = ("object_id", "label", "pred_class", "confidence", "x", "y")
+_MAP_OPTS = {"responsive": True, "height": 560, "xaxis": None, "yaxis": None}
+
+
+class LatentMapView(pn.viewable.Viewer):
+    """UMAP scatter of the catalogue, coloured by a chosen column, with selection and export."""
+
+    state = param.ClassSelector(class_=AppState)
+    colour_by = param.Selector(objects=list(COLOUR_COLUMNS), default="label", doc="Colour by.")
+    scorer = param.Selector(objects=[], doc="Anomaly scorer used when colouring by anomaly score.")
+    selected = param.List(default=[], item_type=str, doc="Object ids selected on the map.")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._table = pn.widgets.Tabulator(
+            disabled=True,
+            show_index=False,
+            selectable=False,
+            pagination="remote",
+            page_size=12,
+            sizing_mode="stretch_width",
+        )
+        self._table.on_click(
+            lambda event: self.state.inspect(self._table.value.iloc[event.row]["object_id"])
+        )
+        self._count = pn.pane.Markdown(margin=(0, 10))
+        self.streams: dict[str, hv.streams.Stream] = {}
+        self._update_options()
+        self._show_selection()
+
+    def model(self) -> str | None:
+        """Chosen model, ``None`` without one."""
+        return None if self.state.model == NO_MODEL else self.state.model
+
+    @param.depends("state.catalog", "state.model", watch=True)
+    def _update_options(self) -> None:
+        products = self.state.catalog.products.get(self.model())
+        scorers = products.anomaly_scorers if products is not None else []
+        if self.scorer not in scorers:
+            self.scorer = scorers[0] if scorers else None
+        self.param.scorer.objects = scorers  # after: setting None to an empty Selector adds it
+        self.selected = []
+
+    def frame(self) -> pl.DataFrame:
+        """``object_id, x, y`` of the mapped objects with the browse summary columns joined on.
+
+        Empty when the chosen model has no map in this catalogue.
+        """
+        products = self.state.catalog.products.get(self.model())
+        if products is None or products.umap is None:
+            return pl.DataFrame(schema={"object_id": pl.String, "x": pl.Float64, "y": pl.Float64})
+        summary = self.state.catalog.summary(self.model())
+        return products.umap.select("object_id", pl.col("x", "y").cast(pl.Float64)).join(
+            summary, on="object_id", how="inner", maintain_order="left"
+        )
+
+    def colour_column(self) -> str | None:
+        """Summary column the map is coloured by, or ``None`` if the catalogue lacks it."""
+        column = COLOUR_COLUMNS[self.colour_by]
+        if column is None:
+            column = f"anomaly_{self.scorer}" if self.scorer else None
+        return column if column in self.frame().columns else None
+
+    # -- selection ---------------------------------------------------------------------------
+    def select_indices(self, index: list[int]) -> None:
+        """Select the objects at rows ``index`` of :meth:`frame` (from the Points layer)."""
+        ids = self.frame()["object_id"]
+        self.selected = ids.gather(sorted(int(i) for i in index)).to_list() if index else []
+
+    def select_bounds(self, bounds: tuple[float, float, float, float] | None) -> None:
+        """Select the objects inside ``(left, bottom, right, top)`` in map coordinates."""
+        if bounds is None:
+            self.selected = []
+            return
+        left, bottom, right, top = bounds
+        inside = self.frame().filter(
+            pl.col("x").is_between(min(left, right), max(left, right))
+            & pl.col("y").is_between(min(bottom, top), max(bottom, top))
+        )
+        self.selected = inside["object_id"].to_list()
+
+    def nearest(self, x: float, y: float) -> str | None:
+        """Return the id of the mapped object nearest to ``(x, y)``, ``None`` on an empty map."""
+        frame = self.frame()
+        if frame.height == 0:
+            return None
+        distance = (frame["x"].to_numpy() - x) ** 2 + (frame["y"].to_numpy() - y) ** 2
+        return frame["object_id"][int(np.argmin(distance))]
+
+    def _on_tap(self, x: float | None, y: float | None) -> None:
+        object_id = None if x is None or y is None else self.nearest(x, y)
+        if object_id is None:
+            return
+        document = pn.state.curdoc
+        if document is not None and document.session_context is not None:
+            document.add_next_tick_callback(lambda: self.state.inspect(object_id))
+        else:
+            self.state.inspect(object_id)
+
+    def selection(self) -> pl.DataFrame:
+        """Return the selected objects' rows of :meth:`frame` (table columns only)."""
+        frame = self.frame().filter(pl.col("object_id").is_in(self.selected))
+        return frame.select(c for c in _TABLE_COLUMNS if c in frame.columns)
+
+    @param.depends("selected", watch=True)
+    def _show_selection(self) -> None:
+        chosen = self.selection()
+        self._table.value = chosen.to_pandas()
+        self._count.object = (
+            f"**{chosen.height:,}** objects selected. Click a row to inspect it."
+            if chosen.height
+            else "Select objects with the box or lasso tool; click a point to inspect it."
+        )
+
+    def export(self, suffix: str) -> io.BytesIO:
+        """Return the selected objects' table as CSV or Parquet bytes (``suffix``)."""
+        buffer = io.BytesIO()
+        if suffix == "csv":
+            self.selection().write_csv(buffer)
+        else:
+            self.selection().write_parquet(buffer)
+        buffer.seek(0)
+        return buffer
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _image(self, points: hv.Points, column: str | None, frame: pl.DataFrame) -> hv.Element:
+        """Datashaded image of ``points``: categories as colours, numbers through a colour map."""
+        if column is None or not frame.schema[column].is_numeric():
+            key = column or "_all"
+            categories = sorted(points.data[key].cat.categories)
+            palette = dict(zip(categories, colorcet.palette["glasbey_category10"], strict=False))
+            palette[UNKNOWN] = "#b0b0b0"
+            image = datashade(points, aggregator=ds.count_cat(key), color_key=palette)
+            return dynspread(image, threshold=0.6, max_px=4)  # HoloViews adds the legend
+        image = rasterize(points, aggregator=ds.mean(column)).opts(
+            cmap="viridis", colorbar=True, clabel=self.colour_by, tools=["hover"]
+        )
+        return dynspread(image, threshold=0.6, max_px=4)
+
+    def _points(self, frame: pl.DataFrame, column: str | None) -> hv.Points:
+        data = frame.to_pandas()  # datashader takes pandas, not polars
+        if column is None:
+            data["_all"] = "object"
+            column = "_all"
+        if not frame.schema.get(column, pl.String).is_numeric():
+            data[column] = data[column].fillna(UNKNOWN).astype("category")
+        return hv.Points(data, ["x", "y"], ["object_id", column])
+
+    @param.depends("colour_by", "scorer", "state.catalog", "state.model", "state.page")
+    def _plot(self) -> pn.viewable.Viewable:
+        if not self.state.on_screen("map"):
+            return HIDDEN
+        frame = self.frame()
+        if frame.height == 0:
+            return message(
+                f"No map: model {self.state.model!r} has no UMAP coordinates in this catalogue "
+                "(build one with 'catscope index')."
+            )
+        column = self.colour_column()
+        points = self._points(frame, column)
+        image = self._image(points, column, frame)
+        if frame.height <= SELECTABLE_LIMIT:
+            layer = points.opts(
+                alpha=0,
+                nonselection_alpha=0,
+                selection_alpha=0.9,
+                selection_color="black",
+                size=6,
+                show_legend=False,
+                tools=["box_select", "lasso_select", "hover"],
+                active_tools=["box_select", "wheel_zoom"],
+            )
+            self.streams = {"select": hv.streams.Selection1D(source=layer)}
+            self.streams["select"].add_subscriber(lambda index: self.select_indices(index))
+        else:
+            layer = points.iloc[:0].opts(
+                show_legend=False, tools=["box_select"], active_tools=["box_select"]
+            )
+            self.streams = {"bounds": hv.streams.BoundsXY(source=layer)}
+            self.streams["bounds"].add_subscriber(lambda bounds: self.select_bounds(bounds))
+        self.streams["tap"] = hv.streams.Tap(source=layer, x=None, y=None)
+        self.streams["tap"].add_subscriber(self._on_tap)
+        title = f"UMAP of {frame.height:,} objects, model {self.state.model}"
+        return pn.pane.HoloViews(
+            (image * layer).opts(title=title, legend_position="right", **_MAP_OPTS),
+            sizing_mode="stretch_width",
+            linked_axes=False,
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        controls = pn.Row(
+            pn.widgets.RadioButtonGroup.from_param(self.param.colour_by, color="default"),
+            pn.widgets.Select.from_param(self.param.scorer, label="", width=180),
+        )
+        name = self.state.catalog.name
+        downloads = pn.Row(
+            *(
+                pn.widgets.FileDownload(
+                    callback=lambda s=suffix: self.export(s),
+                    filename=f"selection-{name}.{suffix}",
+                    label=f"Export selection ({suffix.upper()})",
+                    color="light",
+                )
+                for suffix in ("csv", "parquet")
+            )
+        )
+        return pn.Column(
+            controls,
+            pn.panel(self._plot, loading_indicator=True, sizing_mode="stretch_width"),
+            self._count,
+            self._table,
+            downloads,
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,100 @@
+"""Map page driven without a browser: colouring, box/lasso selection, click, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from bokeh.document import Document
+from bokeh.models import ColorBar, Plot
+
+from app import latent_map
+from app.latent_map import LatentMapView
+from engine.catalog import Catalog, ModelProducts
+from tests.app.test_neighbours import MODEL
+
+
+@pytest.fixture
+def mapped(state, small_catalog) -> LatentMapView:
+    """The map of the small catalogue on a grid: object i at (i mod 5, i div 5)."""
+    ids = small_catalog.table["object_id"]
+    n = ids.len()
+    position = np.arange(n)
+    products = ModelProducts(
+        umap=pl.DataFrame({"object_id": ids, "x": position % 5, "y": position // 5}),
+        predictions=pl.DataFrame(
+            {"object_id": ids, "pred_class": ["A", "B"] * (n // 2) + ["A"] * (n % 2),
+             "confidence": np.linspace(0.1, 1.0, n)}
+        ),
+        anomaly=pl.DataFrame({"object_id": ids, "gmm_nll": position.astype(float)}),
+    )  # fmt: skip
+    state.catalog = Catalog(name="mapped", table=small_catalog.table, products={MODEL: products})
+    state.page = "map"
+    return LatentMapView(state=state)
+
+
+def _render(view: LatentMapView):
+    """Bokeh figure of the map."""
+    return view._plot().get_root(Document()).select_one({"type": Plot})
+
+
+@pytest.mark.parametrize(
+    ("colour_by", "column"),
+    [
+        ("label", "label"),
+        ("predicted class", "pred_class"),
+        ("confidence", "confidence"),
+        ("anomaly score", "anomaly_gmm_nll"),
+    ],
+)
+def test_every_colouring_draws(mapped, colour_by, column):
+    mapped.colour_by = colour_by
+    assert mapped.colour_column() == column
+    figure = _render(mapped)
+    assert figure.title.text.startswith(f"UMAP of {mapped.frame().height} objects")
+    if column in ("label", "pred_class"):
+        (item,) = figure.legend[0].items  # one entry per category, drawn from a data column
+        legend = item.renderers[0].data_source.data[item.label.field]
+        assert sorted(legend) == sorted(mapped.frame()[column].drop_nulls().unique())
+        assert not figure.select({"type": ColorBar})
+    else:
+        assert not figure.legend and len(figure.select({"type": ColorBar})) == 1
+
+
+def test_box_or_lasso_selection_fills_the_table_and_the_export(mapped):
+    _render(mapped)
+    ids = mapped.frame()["object_id"]
+    mapped.streams["select"].event(index=[4, 0, 7])
+    assert mapped.selected == ids.gather([0, 4, 7]).to_list()
+    assert list(mapped._table.value["object_id"]) == mapped.selected
+    assert "**3** objects selected" in mapped._count.object
+    csv = pl.read_csv(mapped.export("csv"), schema_overrides={"object_id": pl.String})
+    parquet = pl.read_parquet(mapped.export("parquet"))
+    assert csv["object_id"].to_list() == parquet["object_id"].to_list() == mapped.selected
+    assert {"label", "pred_class", "confidence", "x", "y"} <= set(parquet.columns)
+    mapped.streams["select"].event(index=[])
+    assert mapped.selected == [] and len(mapped._table.value) == 0
+
+
+def test_bounds_query_selects_inside_the_box(mapped, monkeypatch):
+    monkeypatch.setattr(latent_map, "SELECTABLE_LIMIT", 3)  # the large-catalogue path
+    _render(mapped)
+    assert "select" not in mapped.streams
+    mapped.streams["bounds"].event(bounds=(0.5, -0.5, 2.5, 1.5))  # x in {1, 2}, y in {0, 1}
+    frame = mapped.frame()
+    expected = frame.filter(pl.col("x").is_in([1.0, 2.0]) & pl.col("y").is_in([0.0, 1.0]))
+    assert mapped.selected == expected["object_id"].to_list() and len(mapped.selected) == 4
+
+
+def test_click_inspects_the_nearest_object(mapped, state):
+    _render(mapped)
+    mapped.streams["tap"].event(x=2.1, y=0.9)
+    assert state.page == "inspect"
+    assert state.object_id == mapped.frame()["object_id"][7]  # (2, 1)
+
+
+def test_model_without_a_map_is_explained(state, small_catalog):
+    state.page = "map"
+    view = LatentMapView(state=state)
+    assert "No map" in view._plot().object
+    assert view.param.scorer.objects == []
