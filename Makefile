@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5006
 
-.PHONY: setup serve test test-fast screenshots benchmark
+.PHONY: setup serve test test-fast screenshots benchmark app-latency sample-catalog
 
 setup: $(VENV)/.installed
 
@@ -37,3 +37,10 @@ screenshots: setup chromium
 
 benchmark: setup
 	$(BIN)/python benchmarks/inference.py
+
+app-latency: setup
+	$(BIN)/python benchmarks/app_latency.py
+
+# The shipped catalogue of the sample, indexed with every shipped model (after retraining one).
+sample-catalog: setup
+	$(BIN)/catscope index sample_data/plasticc_fold0_sample.parquet --out sample_data/catalog --overwrite

@@ -112,6 +112,13 @@ class HealthView(pn.viewable.Viewer):
             return message(
                 "No model loaded: pick a model at the top of the page to see its health."
             )
+        if not self.state.can("classify"):
+            return message(
+                f"Model {self.state.model!r} does not classify, so it has no reliability diagram, "
+                "confusion matrix or early-detection curve. Its embeddings are scored by "
+                "`catscope evaluate-embeddings` (linear probe and k-NN on fold 0) and its anomaly "
+                "scores by `catscope anomaly-benchmark`; the README holds both tables."
+            )
         try:
             metrics = self.metrics()
         except InputError as exc:

@@ -29,6 +29,7 @@ from holoviews.operation.datashader import datashade, dynspread, rasterize
 
 from app.model_views import message
 from app.state import HIDDEN, NO_MODEL, AppState
+from engine.catalog import Catalog
 
 #: most objects drawn with a selectable glyph layer (box and lasso); beyond: box bounds only
 SELECTABLE_LIMIT = 20_000
@@ -66,6 +67,7 @@ class LatentMapView(pn.viewable.Viewer):
             lambda event: self.state.inspect(self._table.value.iloc[event.row]["object_id"])
         )
         self._count = pn.pane.Markdown(margin=(0, 10))
+        self._frame: tuple[Catalog | None, str | None, pl.DataFrame] = (None, None, pl.DataFrame())
         self.streams: dict[str, hv.streams.Stream] = {}
         self._update_options()
         self._show_selection()
@@ -86,8 +88,15 @@ class LatentMapView(pn.viewable.Viewer):
     def frame(self) -> pl.DataFrame:
         """``object_id, x, y`` of the mapped objects with the browse summary columns joined on.
 
-        Empty when the chosen model has no map in this catalogue.
+        Empty when the chosen model has no map in this catalogue. Built once per catalogue and
+        model (catalogues are immutable): selections and clicks on a million points reuse it.
         """
+        catalog, model, frame = self._frame
+        if catalog is not self.state.catalog or model != self.model():
+            self._frame = (self.state.catalog, self.model(), self._build_frame())
+        return self._frame[2]
+
+    def _build_frame(self) -> pl.DataFrame:
         products = self.state.catalog.products.get(self.model())
         if products is None or products.umap is None:
             return pl.DataFrame(schema={"object_id": pl.String, "x": pl.Float64, "y": pl.Float64})

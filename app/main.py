@@ -67,7 +67,7 @@ class Explorer(pn.viewable.Viewer):
             "browse": BrowseView(state=state),
             "map": LatentMapView(state=state),
             "inspect": InspectorView(state=state, **folder),
-            "upload": UploadView(state=state),
+            "upload": UploadView(state=state, **folder),
             "vetting": VettingView(state=state, **folder),
             "health": HealthView(state=state),
             "teach": TeachView(state=state),

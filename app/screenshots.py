@@ -31,6 +31,8 @@ SHOTS = {
     "health": ("Model health", re.compile(r"^Evaluated|No model loaded|ships no|metrics")),
     "teach": ("Teach", re.compile(r"^\d+ of \d+: |no labelled objects")),
 }
+#: extra wait of pages whose plots arrive after their text (the map's datashaded image)
+SETTLE_MS = {"map": 5000}
 _NO_MODEL = r"|No model loaded|cannot"
 #: inspector tab -> text to wait for (a model's output, or the reason there is none)
 INSPECTOR_TABS = {
@@ -78,7 +80,7 @@ def capture(url: str, out: Path, *, object_id: str) -> list[Path]:
             page.goto(f"{url}/?object={object_id}" if key == "inspect" else url)
             if key != "inspect":
                 page.get_by_text(tab, exact=True).first.click()
-            wait_until_drawn(page, marker, settle_ms=800)
+            wait_until_drawn(page, marker, settle_ms=SETTLE_MS.get(key, 800))
             shoot(key)
         page.goto(f"{url}/?object={object_id}")
         wait_until_drawn(page, SHOTS["inspect"][1])

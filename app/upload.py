@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,6 +17,7 @@ import param
 import polars as pl
 
 from app.state import AppState
+from engine.catalog import ModelProducts
 from engine.data.assemble import IngestReport
 from engine.data.bands import BandRegistry, parse_band_map
 from engine.errors import CatscopeError, FileTooLargeError, MissingColumnError, UnknownBandError
@@ -27,11 +29,17 @@ MAX_UPLOAD_BYTES = 100 * 1024**2
 
 
 class Prepared(NamedTuple):
-    """An upload read and scored, ready to join the catalogue."""
+    """An upload read, scored and placed, ready to join the catalogue.
+
+    ``products`` holds what each model computed for the new objects; ``placed`` names the
+    models that put them on their map, ``note`` says why they could not (or is empty).
+    """
 
     table: pl.DataFrame
     report: IngestReport
-    predictions: dict[str, pl.DataFrame]
+    products: dict[str, ModelProducts]
+    placed: list[str]
+    note: str = ""
 
 
 def _attempt(function, *args) -> tuple:
@@ -49,6 +57,11 @@ class UploadView(pn.viewable.Viewer):
     """File picker, optional column and band mapping, and the outcome of the last upload."""
 
     state = param.ClassSelector(class_=AppState)
+    catalog_dir = param.String(
+        default=None,
+        allow_None=True,
+        doc="Catalogue folder built by 'catscope index': uploads are placed on its maps.",
+    )
     columns = param.String(
         default="",
         doc="Column mapping overriding detection, e.g. object_id=ID,time=MJD,mag=M,mag_err=E",
@@ -110,17 +123,49 @@ class UploadView(pn.viewable.Viewer):
             )
             raise FileTooLargeError(msg)
         table, report = self.read(filename, content)
-        predictor = self.state.predictor() if self.state.can("classify") else None
-        predictions = {self.state.model: predictor.predict(table)} if predictor else {}
-        return Prepared(table, report, predictions)
+        products, note = self.place(table)
+        chosen = products.get(self.state.model, ModelProducts())
+        if self.state.can("classify") and chosen.predictions is None:
+            # the chosen model is not one of the catalogue's: it scores the upload on its own
+            predictions = self.state.predictor().predict(table)
+            products[self.state.model] = replace(chosen, predictions=predictions)
+        placed = [m for m, p in products.items() if p.umap is not None]
+        return Prepared(table, report, products, placed, note)
+
+    def place(self, table: pl.DataFrame) -> tuple[dict[str, ModelProducts], str]:
+        """Embed, map, score and classify ``table`` with every model of the catalogue folder.
+
+        Nothing is written: the placements live in this session's catalogue. Returns no
+        products and the reason when there is no catalogue folder or a model is missing.
+        """
+        if not self.catalog_dir:
+            return {}, "This catalogue has no maps (not built by `catscope index`)."
+        from engine.index.catalog_build import place_objects
+
+        info = self.state.model_info
+        models_dir = info.path.parent if info is not None else None
+        try:
+            placements = place_objects(self.catalog_dir, table, models_dir=models_dir, threads=1)
+        except CatscopeError as exc:
+            return {}, f"Not placed on the maps: {exc}"
+        products = {
+            model: ModelProducts(
+                predictions=placement.predictions, umap=placement.umap, anomaly=placement.anomaly
+            )
+            for model, placement in placements.items()
+        }
+        return products, ""
 
     def apply(self, filename: str, prepared: Prepared) -> None:
         """Add prepared objects to the session's catalogue and say so."""
         self.state.catalog = self.state.catalog.add(
-            prepared.table, source=filename, predictions=prepared.predictions
+            prepared.table, source=filename, products=prepared.products
         )
-        notes = "".join(f"\n- {note}" for note in prepared.report.notes)
-        scored = f" Scored with {self.state.model}." if prepared.predictions else ""
+        notes = "".join(f"\n- {note}" for note in [*prepared.report.notes, prepared.note] if note)
+        scored = [m for m, p in prepared.products.items() if p.predictions is not None]
+        scored = f" Scored with {', '.join(scored)}." if scored else ""
+        if prepared.placed:
+            scored += f" Placed on the map of {', '.join(prepared.placed)}."
         self.show(
             f"**Added {prepared.table.height:,} objects ({prepared.report.n_points:,} points) "
             f"from {filename}.**{scored} Find them on the Browse page (source = {filename})."

@@ -66,6 +66,17 @@ class ModelProducts:
         )
 
 
+#: the frames of :class:`ModelProducts`
+_PRODUCTS = ("predictions", "umap", "anomaly")
+
+
+def _append(old: pl.DataFrame | None, new: pl.DataFrame | None) -> pl.DataFrame | None:
+    """``old`` with the rows of ``new`` appended (either may be missing)."""
+    if old is None or new is None:
+        return new if old is None else old
+    return pl.concat([old, new], how="diagonal_relaxed")
+
+
 def _read_product(path: Path) -> pl.DataFrame | None:
     """Read one model product file, checking its key columns; ``None`` if it does not exist."""
     if not path.exists():
@@ -308,11 +319,12 @@ class Catalog:
         table: pl.DataFrame,
         *,
         source: str,
-        predictions: Mapping[str, pl.DataFrame] | None = None,
+        products: Mapping[str, ModelProducts] | None = None,
     ) -> Catalog:
         """Return a new catalogue with the objects of ``table`` (from file ``source``) appended.
 
-        ``predictions`` (model name -> prediction frame) are appended to the model products.
+        ``products`` (model name -> what the model computed for the new objects: predictions,
+        map positions, anomaly scores; any may be ``None``) are appended to that model's.
         Raises :class:`InvalidValueError` if any object id is already in the catalogue.
         """
         table = check_table(table)
@@ -323,19 +335,16 @@ class Catalog:
                 f"{self.name!r}; rename them (ids must be unique)"
             )
             raise InvalidValueError(msg)
-        products = dict(self.products)
-        for model, frame in (predictions or {}).items():
-            old = products.get(model, ModelProducts())
-            merged = (
-                frame
-                if old.predictions is None
-                else pl.concat([old.predictions, frame], how="diagonal_relaxed")
+        merged = dict(self.products)
+        for model, new in (products or {}).items():
+            old = merged.get(model, ModelProducts())
+            merged[model] = ModelProducts(
+                **{kind: _append(getattr(old, kind), getattr(new, kind)) for kind in _PRODUCTS}
             )
-            products[model] = replace(old, predictions=merged)
         uploaded = dict(self.uploaded) | dict.fromkeys(table["object_id"].to_list(), source)
         return replace(
             self,
             table=pl.concat([self.table, table], how="diagonal_relaxed"),
-            products=products,
+            products=merged,
             uploaded=uploaded,
         )

@@ -366,20 +366,68 @@ def anomalies(
     _print_frame(top_anomalies(catalog, n=top, scorer=scorer, model=model))
 
 
+PlasticcDataOption = Annotated[
+    Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet (catscope data).")
+]
+ModelsOption = Annotated[
+    list[str] | None,
+    typer.Option("--models", "-m", help="Model names or directories (default: every shipped)."),
+]
+ThreadsOption = Annotated[
+    int | None, typer.Option(help="Cap of BLAS/OpenMP threads (default: the libraries' own).")
+]
+
+
 @app.command("anomaly-benchmark")
 @friendly_errors
 def anomaly_benchmark(
-    data: Annotated[
-        Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet.")
-    ] = Path("data/plasticc"),
-    models: Annotated[list[str] | None, typer.Option("--models", "-m")] = None,
+    data: PlasticcDataOption = Path("data/plasticc"),
+    models: ModelsOption = None,
+    classes: Annotated[
+        list[str] | None,
+        typer.Option("--classes", help="Classes to hold out (default KN TDE Mira)."),
+    ] = None,
+    threads: ThreadsOption = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the results as Parquet.")] = None,
 ) -> None:
     """Held-out-class test of the anomaly scorers (KN, TDE, Mira): AUROC and precision@1 %."""
-    from engine.index.anomaly_benchmark import benchmark_markdown, run_anomaly_benchmark
+    from engine.index.anomaly_benchmark import (
+        DEFAULT_CLASSES,
+        benchmark_markdown,
+        run_anomaly_benchmark,
+    )
 
     results = run_anomaly_benchmark(
-        data / "plasticc.parquet", data / "folds.parquet", models or None
+        data / "plasticc.parquet",
+        data / "folds.parquet",
+        models or None,
+        classes=classes or DEFAULT_CLASSES,
+        threads=threads,
     )
+    if out is not None:
+        results.write_parquet(out)
+    typer.echo(benchmark_markdown(results))
+
+
+@app.command("evaluate-embeddings")
+@friendly_errors
+def evaluate_embeddings(
+    data: PlasticcDataOption = Path("data/plasticc"),
+    models: ModelsOption = None,
+    k: Annotated[int, typer.Option("-k", help="Neighbours of the k-NN vote.")] = 10,
+    threads: ThreadsOption = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the results as Parquet.")] = None,
+) -> None:
+    """Linear-probe macro F1 and k-NN accuracy of every model's embeddings on fold 0."""
+    from engine.evaluation.embeddings import benchmark_markdown, embedding_benchmark
+    from engine.index.catalog_build import resolve_models
+
+    names = [info.path for info in resolve_models(models or None)]
+    results = embedding_benchmark(
+        names, data / "plasticc.parquet", data / "folds.parquet", k=k, threads=threads
+    )
+    if out is not None:
+        results.write_parquet(out)
     typer.echo(benchmark_markdown(results))
 
 

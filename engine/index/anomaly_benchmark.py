@@ -11,14 +11,12 @@ Unlike the paper, the *model* was trained on every class (folds 1-4); only the s
 the held-out class, so this measures how far the embeddings separate a class the scorers have
 not seen, not how a model reacts to a truly new kind of object.
 
-Run it with ``python -m engine.index.anomaly_benchmark --models atcat-plasticc ...``.
+Run it with ``catscope anomaly-benchmark`` (every shipped model, or ``--models ...``).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -28,11 +26,12 @@ from sklearn.metrics import roc_auc_score
 
 from engine.data.plasticc import EVAL_FOLD
 from engine.data.schema import LABEL_COLUMN, read_table
-from engine.errors import CatscopeError, InputError, InvalidValueError
+from engine.errors import InputError, InvalidValueError
 from engine.index.anomaly import AnomalyScorers
 from engine.index.catalog_build import model_anomaly_scores, resolve_models
 from engine.index.threads import thread_cap
-from engine.infer import InferenceSettings, load_predictor
+from engine.infer import InferenceSettings
+from engine.infer.embedders import load_embedder
 
 DEFAULT_CLASSES = ("KN", "TDE", "Mira")
 TOP_FRACTION = 0.01
@@ -82,7 +81,7 @@ def held_out_benchmark(
     test = folds == test_fold
     missing = [c for c in classes if not np.any(labels[test] == c)]
     if missing:
-        known = sorted(set(labels))
+        known = sorted(set(labels.tolist()))
         msg = f"class(es) {missing} have no object in fold {test_fold}; known: {known}"
         raise InvalidValueError(msg)
     n_top = max(1, math.ceil(top_fraction * test.sum()))
@@ -141,15 +140,15 @@ def run_anomaly_benchmark(
     frames = []
     with thread_cap(threads):
         for info in resolve_models(models, models_dir):
-            predictor = load_predictor(info.path, settings=settings)
+            embedder = load_embedder(info.path, settings=settings)
             result = held_out_benchmark(
-                predictor.embed(table),
+                embedder.embed(table),
                 table[LABEL_COLUMN].to_numpy(),
                 table["fold"].to_numpy(),
                 classes=classes,
                 test_fold=test_fold,
                 top_fraction=top_fraction,
-                extra=model_anomaly_scores(predictor, table),
+                extra=model_anomaly_scores(embedder, table),
             )
             frames.append(result.select(pl.lit(info.name).alias("model"), pl.all()))
     return pl.concat(frames)
@@ -179,29 +178,3 @@ def benchmark_markdown(results: pl.DataFrame) -> str:
         f"scored). Held-out objects scored (base rate): {rates}.",
     ]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark from the command line and print its Markdown table."""
-    parser = argparse.ArgumentParser(
-        prog="python -m engine.index.anomaly_benchmark", description=__doc__
-    )
-    parser.add_argument("--table", default="data/plasticc/plasticc.parquet", help="labelled table")
-    parser.add_argument("--folds", default="data/plasticc/folds.parquet", help="object_id, fold")
-    parser.add_argument("--models", nargs="*", default=None, help="model names or directories")
-    parser.add_argument("--classes", nargs="*", default=list(DEFAULT_CLASSES), help="to hold out")
-    parser.add_argument("--threads", type=int, default=None, help="cap of BLAS/OpenMP threads")
-    args = parser.parse_args(argv)
-    try:
-        results = run_anomaly_benchmark(
-            args.table, args.folds, args.models, classes=args.classes, threads=args.threads
-        )
-    except CatscopeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(benchmark_markdown(results))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

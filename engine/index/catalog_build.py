@@ -24,8 +24,9 @@ index and scores them with the stored scorers, refitting nothing, so earlier pos
 scores never move. Everything is Parquet, JSON, ``.npz`` (read with ``allow_pickle=False``)
 or FAISS's own format: no pickle.
 
-A model whose predictor offers ``anomaly_scores(table) -> dict[str, (N,) array]`` (e.g. RTF's
-reconstruction error, higher = stranger) gets those as further anomaly columns.
+Models of every family are loaded with :func:`engine.infer.embedders.load_embedder`; one whose
+embedder offers ``anomaly_scores(table) -> dict[str, (N,) array]`` (RTF's reconstruction
+error, higher = stranger) gets those as further anomaly columns.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ from engine.index.anomaly import AnomalyScorers
 from engine.index.threads import thread_cap
 from engine.index.umap_map import UmapMap
 from engine.index.vectors import IndexKind, VectorIndex
-from engine.infer import InferenceSettings, Predictor, load_predictor
+from engine.infer import InferenceSettings
+from engine.infer.embedders import Embedder, load_embedder
 from engine.models.registry import MODELS_DIR, ModelInfo, available_models, find_model
 
 MANIFEST_FILE = "catalog.json"
@@ -171,9 +173,9 @@ def _build_models(
         write_table(table, folder / OBJECTS_FILE)
         for info in infos:
             (folder / info.name).mkdir()
-            predictor = load_predictor(info.path, settings=settings)
+            embedder = load_embedder(info.path, settings=settings)
             entry = _build_model(
-                predictor,
+                embedder,
                 table,
                 folder / info.name,
                 index_kind,
@@ -189,7 +191,7 @@ def _step(bar: tqdm, model: str, stage: str) -> None:
 
 
 def _build_model(
-    predictor: Predictor,
+    embedder: Embedder,
     table: pl.DataFrame,
     folder: Path,
     index_kind: IndexKind,
@@ -206,10 +208,10 @@ def _build_model(
         clock = time.perf_counter()
         step(stage)
 
-    embeddings = predictor.embed(table)
+    embeddings, predictions = embed_and_predict(embedder, table)
     _embeddings_frame(ids, embeddings).write_parquet(folder / EMBEDDINGS_FILE)
-    if predictor.info.can("classify"):
-        predictor.predict(table).write_parquet(folder / PREDICTIONS_FILE)
+    if predictions is not None:
+        predictions.write_parquet(folder / PREDICTIONS_FILE)
     lap("embed")
     index = VectorIndex(kind=index_kind).fit(embeddings, ids)
     index.save(folder / INDEX_FILE)
@@ -221,13 +223,13 @@ def _build_model(
     scorers = AnomalyScorers().fit(embeddings, neighbours=index)
     scorers.save(folder, reference="external")
     scores = scorers.score(
-        embeddings, self_rows=np.arange(len(ids)), extra=model_anomaly_scores(predictor, table)
+        embeddings, self_rows=np.arange(len(ids)), extra=model_anomaly_scores(embedder, table)
     )
     _anomaly_frame(ids, scores).write_parquet(folder / ANOMALY_FILE)
     lap("anomaly")
     return {
-        "family": predictor.info.family,
-        "capabilities": sorted(predictor.info.capabilities),
+        "family": embedder.info.family,
+        "capabilities": sorted(embedder.info.capabilities),
         "dim": int(embeddings.shape[1]),
         "n_reference": len(ids),
         "n_objects": len(ids),
@@ -268,19 +270,19 @@ def place_objects(
         for name in names:
             entry = manifest["models"][name]
             folder = catalog_dir / name
-            predictor = _catalogue_predictor(name, entry, settings, models_dir)
-            embeddings = predictor.embed(table)
+            embedder = _catalogue_embedder(name, entry, settings, models_dir)
+            embeddings, predictions = embed_and_predict(embedder, table)
             index = VectorIndex.load(folder / INDEX_FILE)
             fitted = {"neighbours": index, "reference": _reference(folder, entry["n_reference"])}
             xy = UmapMap.load(folder, **fitted).transform(embeddings)
             scores = AnomalyScorers.load(folder, **fitted).score(
-                embeddings, extra=model_anomaly_scores(predictor, table)
+                embeddings, extra=model_anomaly_scores(embedder, table)
             )
             placements[name] = ModelPlacement(
                 embeddings=embeddings,
                 umap=_umap_frame(ids, xy),
                 anomaly=_anomaly_frame(ids, scores),
-                predictions=predictor.predict(table) if predictor.info.can("classify") else None,
+                predictions=predictions,
             )
     return placements
 
@@ -472,9 +474,9 @@ def _weights_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _catalogue_predictor(
+def _catalogue_embedder(
     name: str, entry: dict, settings: InferenceSettings, models_dir: Path | None
-) -> Predictor:
+) -> Embedder:
     """Load the model a catalogue was built with, checked against its weights hash."""
     try:
         info = find_model(entry["source"], models_dir)
@@ -487,16 +489,26 @@ def _catalogue_predictor(
             "(its weights differ); rebuild the catalogue with 'catscope index'"
         )
         raise InputError(msg)
-    return load_predictor(info.path, settings=settings)
+    return load_embedder(info.path, settings=settings)
 
 
-def model_anomaly_scores(predictor: Predictor, table: pl.DataFrame) -> dict[str, np.ndarray]:
+def embed_and_predict(
+    embedder: Embedder, table: pl.DataFrame
+) -> tuple[np.ndarray, pl.DataFrame | None]:
+    """Embeddings of ``table`` and, from models that classify, predictions (one pass)."""
+    if embedder.info.can("classify"):
+        predictions, embeddings = embedder.predict_and_embed(table)
+        return embeddings, predictions
+    return embedder.embed(table), None
+
+
+def model_anomaly_scores(embedder: Embedder, table: pl.DataFrame) -> dict[str, np.ndarray]:
     """Per-object anomaly scores the model computes itself (see the module docstring).
 
-    A predictor offering ``anomaly_scores(table) -> dict[str, (N,) array]`` (higher =
-    stranger) contributes them; others contribute none.
+    An embedder offering ``anomaly_scores(table) -> dict[str, (N,) array]`` (higher =
+    stranger, e.g. RTF's reconstruction error) contributes them; others contribute none.
     """
-    scores = getattr(predictor, "anomaly_scores", None)
+    scores = getattr(embedder, "anomaly_scores", None)
     return dict(scores(table)) if callable(scores) else {}
 
 

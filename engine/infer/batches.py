@@ -3,7 +3,8 @@
 Objects are sorted by (subsampled) length and cut into batches holding at most ``max_tokens``
 points of padded area, so short curves travel in large batches and long ones in small batches.
 Results are scattered back to the caller's order. :func:`last_outputs` is the fast path every
-"one answer per object" method uses (class logits and embedding at the last point).
+"one answer per object" method uses (class logits and embedding at the last point, where the
+model's last layer computes only that row).
 
 Notation: ``N`` objects, ``B`` objects in a batch, ``T`` points of its longest one, ``C``
 classes, ``d`` model width.
@@ -24,7 +25,6 @@ from threadpoolctl import threadpool_limits
 from engine.data.batching import Batch, collate
 from engine.data.packed import PackedLightCurves
 from engine.models.atcat.config import ATCATConfig
-from engine.models.atcat.model import ATCATOutput, gather_last
 
 PRECISIONS = ("fp32", "bf16", "auto")
 
@@ -197,7 +197,7 @@ def iter_batches(
 
 @torch.inference_mode()
 def last_outputs(
-    forward: Callable[[Batch], ATCATOutput],
+    forward: Callable[[Batch], tuple[torch.Tensor, torch.Tensor]],
     packed: PackedLightCurves,
     settings: InferenceSettings,
     *,
@@ -205,8 +205,9 @@ def last_outputs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class logits (N, C + 1) and hidden state (N, d) at each object's last point, in order.
 
-    ``forward`` is the model built from ``config`` (or its compiled form). Runs length-sorted
-    batches under the settings' precision and threads; one forward pass gives both results.
+    ``forward`` is :meth:`~engine.models.atcat.model.ATCAT.last_point` of the model built from
+    ``config`` (or its compiled form). Runs length-sorted batches under the settings'
+    precision and threads; one forward pass gives both results.
     """
     logits = np.zeros((len(packed), config.n_logits), dtype=np.float32)
     hidden = np.zeros((len(packed), config.d_model), dtype=np.float32)
@@ -215,7 +216,7 @@ def last_outputs(
             packed, settings, max_points=config.max_points, metadata_names=config.metadata_names
         ):
             with settings.autocast():
-                out = forward(batch)
-            logits[index] = gather_last(out.class_logits, batch.mask).float().cpu().numpy()
-            hidden[index] = gather_last(out.hidden, batch.mask).float().cpu().numpy()
+                last_logits, last_hidden = forward(batch)
+            logits[index] = last_logits.float().cpu().numpy()
+            hidden[index] = last_hidden.float().cpu().numpy()
     return logits, hidden

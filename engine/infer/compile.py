@@ -23,12 +23,13 @@ from engine.infer.batches import InferenceSettings
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "catscope" / "inductor"
 
 
-def compiled(model: nn.Module, settings: InferenceSettings) -> Callable:
-    """``model`` itself, or its ``torch.compile(dynamic=True)`` form when ``settings.compile``.
+def compiled(function: nn.Module | Callable, settings: InferenceSettings) -> Callable:
+    """Return ``function`` (a model or a model's method), compiled if ``settings.compile``.
 
-    The compiled module shares the model's weights; nothing is compiled until the first call.
+    Compilation is ``torch.compile(dynamic=True)``; the compiled form shares the model's
+    weights, and nothing is compiled until the first call.
     """
     if not settings.compile:
-        return model
+        return function
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(DEFAULT_CACHE_DIR))
-    return torch.compile(model, dynamic=True)
+    return torch.compile(function, dynamic=True)

@@ -81,7 +81,7 @@ class Predictor:
     ) -> None:
         self.info = info
         self.model = model.to(settings.torch_device).eval()
-        self._forward = compiled(self.model, settings)
+        self._last_point = compiled(self.model.last_point, settings)
         self.calibration = calibration
         self.metadata_scaler = metadata_scaler
         self.settings = settings
@@ -133,7 +133,7 @@ class Predictor:
 
     def _last_outputs(self, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return last_outputs(
-            self._forward, self.pack(table), self.settings, config=self.model.config
+            self._last_point, self.pack(table), self.settings, config=self.model.config
         )
 
     def predict(self, table: pl.DataFrame) -> pl.DataFrame:
@@ -142,9 +142,14 @@ class Predictor:
         Returns ``object_id, pred_class, confidence, unsure`` and one ``p_<class>`` column per
         class, in the order of ``table``.
         """
-        logits = torch.from_numpy(self.last_logits(table))
+        return self.predict_and_embed(table)[0]
+
+    def predict_and_embed(self, table: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+        """:meth:`predict` and :meth:`embed` of ``table`` from one forward pass."""
+        logits, hidden = self._last_outputs(table)
         object_id = table["object_id"].to_numpy().astype(str)
-        return self._prediction_frame(object_id, self._probabilities(logits).numpy())
+        probabilities = self._probabilities(torch.from_numpy(logits)).numpy()
+        return self._prediction_frame(object_id, probabilities), hidden
 
     def _prediction_frame(self, object_id: np.ndarray, probabilities: np.ndarray) -> pl.DataFrame:
         classes = np.asarray(self.classes)

@@ -16,10 +16,11 @@ from engine.errors import ModelNotFoundError
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 MODELS_DIR = ASSETS_DIR / "models"
 
-#: what each model family can do
+#: what each model family can do through catscope (Astromer 2's per-band attention maps
+#: exist inside the model but no view shows them yet, so it does not claim "attention")
 CAPABILITIES: dict[str, frozenset[str]] = {
     "atcat": frozenset({"classify", "embed", "generate", "attention"}),
-    "astromer2": frozenset({"embed", "reconstruct", "attention"}),
+    "astromer2": frozenset({"embed", "reconstruct"}),
     "astraclr": frozenset({"embed"}),
     "rtf": frozenset({"embed", "reconstruct"}),
 }

@@ -28,6 +28,31 @@ def served(serve_panel, small_catalog, models_dir, tmp_path_factory):
     return url, labels
 
 
+@pytest.fixture(scope="module")
+def served_map(serve_panel, small_catalog, models_dir, tmp_path_factory):
+    """URL of the app serving a catalogue folder whose model has a map: objects on a grid."""
+    import numpy as np
+    import polars as pl
+
+    from engine.catalog import ANOMALY_FILE, PREDICTIONS_FILE, UMAP_FILE
+    from engine.models.registry import available_models
+
+    folder = tmp_path_factory.mktemp("mapped")
+    write_table(small_catalog.table, folder / "objects.parquet")
+    model = folder / available_models(models_dir)[0].name
+    model.mkdir()
+    ids = small_catalog.table["object_id"]
+    position = np.arange(ids.len())
+    pl.DataFrame({"object_id": ids, "x": position % 6, "y": position // 6}).write_parquet(
+        model / UMAP_FILE
+    )
+    pl.DataFrame(
+        {"object_id": ids, "pred_class": "SNIa", "confidence": np.linspace(0.2, 1, ids.len())}
+    ).write_parquet(model / PREDICTIONS_FILE)
+    pl.DataFrame({"object_id": ids, "gmm_nll": position * 1.0}).write_parquet(model / ANOMALY_FILE)
+    return serve_panel(lambda: create_app(folder, models_dir, folder / "labels.db"))
+
+
 @pytest.fixture
 def errors(page):
     """Console errors and uncaught exceptions of the page; each test asserts it stays empty."""
@@ -123,4 +148,27 @@ def test_labelling_with_the_keyboard_is_stored(page, served, errors):
     store = LabelStore(labels_path)
     assert store.label_of(object_id, catalogue="sample").label == "interesting"
     store.close()
+    assert errors == []
+
+
+def test_map_box_selection_fills_the_table_and_a_click_inspects(page, served_map, errors):
+    _open(page, served_map, "map")
+    canvas = page.locator(".bk-Canvas").filter(visible=True).first
+    canvas.wait_for()
+    page.wait_for_timeout(1500)  # the datashaded image and the glyph layer arrive after layout
+    box = canvas.bounding_box()
+    # drag the box tool (active by default) over the middle of the plot
+    page.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.2 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.7 * box["height"], steps=8)
+    page.mouse.up()
+    selected = page.get_by_text(re.compile(r"^\d+ objects selected")).first
+    selected.wait_for()
+    count = int(re.match(r"\d+", selected.inner_text()).group())
+    assert 0 < count < 40  # some of the 40 objects, not all
+    # a click on the map opens the nearest object in the inspector
+    page.mouse.click(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
+    page.wait_for_url(re.compile(r"object="))
+    clicked = page.url.rsplit("object=", 1)[-1]
+    page.get_by_text(re.compile(rf"^Object {clicked}\b")).first.wait_for()
     assert errors == []

@@ -129,3 +129,9 @@ def test_a_bad_catalogue_path_fails_at_once(bad, tmp_path):
 
     with pytest.raises(InputError):
         create_app(catalog_path=tmp_path / bad, labels_url=tmp_path / "l.db")
+
+
+def test_health_of_a_model_that_does_not_classify(state, embed_only):
+    other = AppState(catalog=state.catalog, labels=state.labels, models=[embed_only], page="health")
+    text = _alert(HealthView(state=other)._view())
+    assert "does not classify" in text and "catscope evaluate-embeddings" in text

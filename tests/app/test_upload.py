@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -142,3 +143,24 @@ def test_an_unexpected_failure_is_shown_not_raised(bare_state, monkeypatch):
         "danger",
         "**Could not add mine.csv** (unexpected RuntimeError: disk on fire).",
     )
+
+
+def test_uploads_to_an_indexed_catalogue_are_placed_on_its_map(state, models_dir, tmp_path):
+    from engine.catalog import Catalog
+    from engine.index.catalog_build import build_catalog
+
+    model = state.model_info
+    folder = build_catalog(
+        state.catalog.table, tmp_path / "cat", [str(model.path)], progress=False, threads=1
+    )
+    state.catalog = Catalog.load(folder)
+    stored = (folder / "objects.parquet").read_bytes()
+    view = UploadView(state=state, catalog_dir=str(folder))
+    view.upload("mine.csv", GOOD)
+    kind, text = _status(view)
+    assert kind == "success" and f"Placed on the map of {model.name}" in text
+    products = state.catalog.products[model.name]
+    for frame in (products.umap, products.anomaly, products.predictions):
+        assert frame["object_id"].to_list()[-2:] == ["new1", "new2"]
+    assert np.isfinite(products.umap.tail(2).select("x", "y").to_numpy()).all()
+    assert (folder / "objects.parquet").read_bytes() == stored  # the session's, not the folder's

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from app.vetting import VettingView
-from engine.catalog import CATALOGUE_ORDER
+from engine.catalog import CATALOGUE_ORDER, ModelProducts
 
 
 @pytest.fixture
@@ -109,7 +109,9 @@ def test_model_scorers_rank_the_queue(bare_state, small_catalog):
         }
     ).with_columns(pl.col("confidence") / len(small_catalog))
     bare_state.catalog = small_catalog.add(
-        small_catalog.table.head(0), source="-", predictions={"m": predictions}
+        small_catalog.table.head(0),
+        source="-",
+        products={"m": ModelProducts(predictions=predictions)},
     )
     view = VettingView(state=bare_state)
     assert view.param.scorer.objects == [CATALOGUE_ORDER, "m: low confidence"]

@@ -1,14 +1,20 @@
+from pathlib import Path
+
 import pytest
 import torch
 
 from engine.data.readers.plasticc import CLASS_NAMES
 from engine.data.schema import read_table
 from engine.infer import load_predictor
+from engine.models.astraclr import AstraCLR, AstraCLRConfig
+from engine.models.astromer2 import Astromer2, Astromer2Config
 from engine.models.atcat.config import ATCATConfig
 from engine.models.atcat.model import ATCAT
 from engine.models.checkpoint import save_model
-from pathlib import Path
+from engine.models.rtf import RTF, RTFConfig
 
+#: size of the tiny untrained models of the other families
+SMALL = {"d_model": 16, "n_layers": 1, "n_heads": 2, "head_dim": 8}
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "plasticc_fold0_sample.parquet"
 
 
@@ -36,3 +42,17 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def predictor(model_dir):
     return load_predictor(model_dir)
+
+
+@pytest.fixture(scope="session")
+def family_dirs(tmp_path_factory) -> dict[str, str]:
+    """Tiny untrained models of the three new families, saved as model directories."""
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("family-models")
+    rtf = RTF(RTFConfig(**SMALL, ffn_mult=2, decoder_layers=1, latent_dim=8, max_points=64))
+    models = {
+        "tiny-astromer2": Astromer2(Astromer2Config(**SMALL, window=50)),
+        "tiny-astraclr": AstraCLR(AstraCLRConfig(**SMALL, max_points=64)),
+        "tiny-rtf": rtf,
+    }
+    return {name: str(save_model(model, root / name)) for name, model in models.items()}

@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 from engine.catalog import (
     CATALOGUE_ORDER,
     Catalog,
+    ModelProducts,
     UnknownObjectError,
     flux_to_mag,
     with_magnitudes,
@@ -177,8 +178,13 @@ def test_add_appends_objects_and_predictions(catalog_dir):
     predictions = pl.DataFrame(
         {"object_id": ["u1", "u2"], "pred_class": ["RRL", "SNIa"], "confidence": [0.7, 0.8]}
     )
-    bigger = catalog.add(upload, source="mine.csv", predictions={"m1": predictions})
+    umap = pl.DataFrame({"object_id": ["u1", "u2"], "x": [0.5, 1.5], "y": [2.0, 3.0]})
+    new = ModelProducts(predictions=predictions, umap=umap)
+    bigger = catalog.add(upload, source="mine.csv", products={"m1": new, "m2": new})
     assert len(bigger) == 5 and len(catalog) == 3  # the original is unchanged
+    assert bigger.products["m1"].umap["object_id"].to_list()[-2:] == ["u1", "u2"]
+    assert bigger.products["m1"].anomaly.height == 3  # kept: the upload brought no scores
+    assert bigger.products["m2"].umap.height == 2 and bigger.products["m2"].anomaly is None
     summary = bigger.summary("m1")
     assert summary.filter(pl.col("source") == "mine.csv")["object_id"].to_list() == ["u1", "u2"]
     assert summary["pred_class"].to_list()[-2:] == ["RRL", "SNIa"]

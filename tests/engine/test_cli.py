@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import polars as pl
-import pytest
 from typer.testing import CliRunner
 
 from engine.cli import app
@@ -42,13 +41,17 @@ def test_score_and_evaluate(tmp_path, model_dir, sample_table):
     data = tmp_path / "data.parquet"
     sample_table.head(30).write_parquet(data)
     preds = tmp_path / "preds.parquet"
-    result = runner.invoke(app, ["score", str(data), "--out", str(preds), "--model", str(model_dir)])
+    result = runner.invoke(
+        app, ["score", str(data), "--out", str(preds), "--model", str(model_dir)]
+    )
     assert result.exit_code == 0, result.output
     frame = pl.read_parquet(preds)
     assert frame.height == 30 and {"pred_class", "confidence", "unsure"} <= set(frame.columns)
 
     metrics = tmp_path / "m.json"
-    result = runner.invoke(app, ["evaluate", "--data", str(data), "--out", str(metrics), "--model", str(model_dir)])
+    result = runner.invoke(
+        app, ["evaluate", "--data", str(data), "--out", str(metrics), "--model", str(model_dir)]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(metrics.read_text())
     assert report["n_objects"] == 30
@@ -59,14 +62,18 @@ def test_score_and_evaluate(tmp_path, model_dir, sample_table):
 def test_score_reads_any_ingest_format(tmp_path, model_dir):
     preds = tmp_path / "p.parquet"
     result = runner.invoke(
-        app, ["score", str(FIXTURES / "ztf_alerts.csv"), "--out", str(preds), "--model", str(model_dir)]
+        app,
+        ["score", str(FIXTURES / "ztf_alerts.csv"), "--out", str(preds), "--model", str(model_dir)],
     )
     assert result.exit_code == 0, result.output
     assert pl.read_parquet(preds).height >= 1
 
 
 def test_score_unknown_model_is_clear(tmp_path):
-    result = runner.invoke(app, ["score", str(FIXTURES / "mags_gR.csv"), "--out", str(tmp_path / "p"), "--model", "nope"])
+    result = runner.invoke(
+        app,
+        ["score", str(FIXTURES / "mags_gR.csv"), "--out", str(tmp_path / "p"), "--model", "nope"],
+    )
     assert result.exit_code == 2 and "no model named 'nope'" in result.output
 
 
@@ -82,3 +89,39 @@ def test_neighbours_and_anomalies_on_the_shipped_catalogue():
     assert "rank" in result.output
     result = runner.invoke(app, ["neighbours", str(SAMPLE_CATALOG), "no-such-object"])
     assert result.exit_code == 2 and "no-such-object" in result.output
+
+
+def test_embedding_and_anomaly_benchmarks_print_their_tables(
+    tmp_path, model_dir, family_dirs, sample_table
+):
+    table = sample_table.head(200)
+    table.write_parquet(tmp_path / "plasticc.parquet")
+    folds = table.select("object_id", (pl.int_range(pl.len()) % 5).alias("fold"))
+    folds.write_parquet(tmp_path / "folds.parquet")
+    models = ["--models", str(model_dir), "--models", family_dirs["tiny-rtf"]]
+    out = tmp_path / "embeddings.parquet"
+    result = runner.invoke(
+        app, ["evaluate-embeddings", "--data", str(tmp_path), *models, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "| tiny-atcat | atcat | 32 |" in result.output and "| tiny-rtf | rtf | 8 |" in result.output
+    )
+    assert pl.read_parquet(out)["model"].to_list() == ["tiny-atcat", "tiny-rtf"]
+    result = runner.invoke(
+        app,
+        [
+            "anomaly-benchmark",
+            "--data",
+            str(tmp_path),
+            *models,
+            "--classes",
+            "SNIa",
+            "--threads",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| tiny-rtf | reconstruction_error |" in result.output
+    result = runner.invoke(app, ["evaluate-embeddings", "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and result.output.startswith("error:")

@@ -72,7 +72,9 @@ class MaskedSelfAttention(nn.Module):
 
     Uses ``F.scaled_dot_product_attention`` (forward and backward on CPU and CUDA). When the
     attention weights are asked for, they are computed explicitly and also used for the output,
-    so the returned maps are exactly the ones that produced it.
+    so the returned maps are exactly the ones that produced it. ``query`` restricts the
+    queries to some rows (keys and values are still every token): outputs that only need the
+    last point then skip the other rows' queries, attention and feed-forward.
     """
 
     def __init__(self, d_model: int, *, n_heads: int, head_dim: int, dropout: float) -> None:
@@ -81,23 +83,41 @@ class MaskedSelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * n_heads * head_dim, bias=False)
         self.out = nn.Linear(n_heads * head_dim, d_model)
 
+    def _heads(self, values: torch.Tensor, parts: int) -> torch.Tensor:
+        """(B, S, parts·H·hd) -> (parts, B, H, S, hd)."""
+        b, s, _ = values.shape
+        return values.view(b, s, parts, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor, *, return_weights: bool = False
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        query: torch.Tensor | None = None,
+        return_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """X (B, S, d), mask (B, 1, S, S) -> output (B, S, d) and weights (B, H, S, S) or None."""
-        b, s, _ = x.shape
-        # (B, S, 3·H·hd) -> (3, B, H, S, hd)
-        qkv = self.qkv(x).view(b, s, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
+        """Attend over x (B, S, d) -> output (B, Q, d) and weights (B, H, Q, S) or None.
+
+        ``query`` (B, Q, d) holds the query rows (default ``x`` itself, Q = S); ``mask`` is
+        (B, 1, Q, S).
+        """
+        if query is None:
+            q, k, v = self._heads(self.qkv(x), 3).unbind(0)
+        else:
+            width = self.n_heads * self.head_dim
+            w_query, w_key_value = self.qkv.weight.split([width, 2 * width])
+            q = self._heads(F.linear(query, w_query), 1)[0]
+            k, v = self._heads(F.linear(x, w_key_value), 2).unbind(0)
         p = self.dropout if self.training else 0.0
         weights = None
         if return_weights:
-            scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(self.head_dim)  # (B, H, S, S)
+            scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(self.head_dim)  # (B, H, Q, S)
             weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
             y = F.dropout(weights, p, self.training).to(v.dtype) @ v
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        y = y.transpose(1, 2).reshape(b, s, self.n_heads * self.head_dim)  # (B, S, H·hd)
+        b, _, n_queries, _ = q.shape
+        y = y.transpose(1, 2).reshape(b, n_queries, self.n_heads * self.head_dim)
         return self.out(y), weights
 
 
@@ -121,10 +141,25 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor, *, return_weights: bool = False
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        rows: torch.Tensor | None = None,
+        return_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """X (B, S, d), mask (B, 1, S, S) -> (B, S, d) and the attention weights if asked."""
-        attended, weights = self.attn(self.ln_attn(x), mask, return_weights=return_weights)
+        """X (B, S, d), mask (B, 1, S, S) -> (B, S, d) and the attention weights if asked.
+
+        ``rows`` (B, Q) computes only those rows of the output, (B, Q, d): the same values as
+        the full output at those rows, for a fraction of the cost.
+        """
+        normalised = self.ln_attn(x)
+        query = None
+        if rows is not None:
+            x = x.gather(1, rows[..., None].expand(-1, -1, x.shape[-1]))  # (B, Q, d)
+            query = normalised.gather(1, rows[..., None].expand(-1, -1, x.shape[-1]))
+            mask = mask.gather(2, rows[:, None, :, None].expand(-1, 1, -1, mask.shape[-1]))
+        attended, weights = self.attn(normalised, mask, query=query, return_weights=return_weights)
         x = x + self.drop(attended)
         return x + self.drop(self.ffn(self.ln_ffn(x))), weights
 

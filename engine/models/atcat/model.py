@@ -151,8 +151,8 @@ class ATCAT(nn.Module):
             )
             raise ValueError(msg)
 
-    def forward(self, batch: Batch, *, return_attention: bool = False) -> ATCATOutput:
-        """Run the transformer over a padded batch (see :class:`ATCATOutput`)."""
+    def _tokens(self, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Input tokens (B, S, d) of a batch and the attention mask (B, 1, S, S) of each layer."""
         self._check(batch)
         x = self.encoder(batch.time, batch.flux, batch.flux_err, batch.wavelength)  # (B, T, d)
         if self.metadata is not None:
@@ -161,7 +161,6 @@ class ATCAT(nn.Module):
                 metadata = self.metadata.missing(x.shape[0], device=x.device)
             meta = self.metadata(metadata).to(x.dtype)  # (B, d)
             x = torch.cat([meta.unsqueeze(1), x], dim=1)  # (B, S, d)
-        x = self.drop(x)
         masks = layer_masks(
             batch.time,
             batch.mask,
@@ -169,6 +168,11 @@ class ATCAT(nn.Module):
             n_layers=self.config.n_layers,
             with_meta=self.metadata is not None,
         )
+        return self.drop(x), masks
+
+    def forward(self, batch: Batch, *, return_attention: bool = False) -> ATCATOutput:
+        """Run the transformer over a padded batch (see :class:`ATCATOutput`)."""
+        x, masks = self._tokens(batch)
         maps = []
         for block, mask in zip(self.blocks, masks, strict=True):
             x, weights = block(x, mask, return_weights=return_attention)
@@ -179,6 +183,20 @@ class ATCAT(nn.Module):
             class_logits=self.class_head(hidden),
             attention=maps if return_attention else None,
         )
+
+    def last_point(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class logits (B, C + 1) and hidden state (B, d) at each object's last valid point.
+
+        The same values as :meth:`forward` at that point, but the last layer computes only
+        that row (its query, attention and feed-forward): a quarter less work with 4 layers,
+        for predictions and embeddings, which need nothing else.
+        """
+        x, masks = self._tokens(batch)
+        for block, mask in zip(self.blocks[:-1], masks[:-1], strict=True):
+            x, _ = block(x, mask)
+        last = (batch.mask.sum(dim=1) - 1).clamp(min=0) + int(self.metadata is not None)
+        hidden = self.blocks[-1](x, masks[-1], rows=last[:, None])[0][:, 0]  # (B, d)
+        return self.class_head(hidden), hidden
 
     def next_flux_logits(
         self,
@@ -198,4 +216,4 @@ class ATCAT(nn.Module):
 
     def embed(self, batch: Batch) -> torch.Tensor:
         """Hidden state (B, d) at each object's last valid point, the classifier's input."""
-        return gather_last(self(batch).hidden, batch.mask)
+        return self.last_point(batch)[1]

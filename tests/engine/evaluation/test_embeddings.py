@@ -16,12 +16,6 @@ from engine.evaluation.embeddings import (
 )
 from engine.infer import InferenceSettings, Predictor
 from engine.infer.embedders import ModelEmbedder, RTFEmbedder, load_embedder
-from engine.models import save_model
-from engine.models.astraclr import AstraCLR, AstraCLRConfig
-from engine.models.astromer2 import Astromer2, Astromer2Config
-from engine.models.rtf import RTF, RTFConfig
-
-SMALL = {"d_model": 16, "n_layers": 1, "n_heads": 2, "head_dim": 8}
 
 
 @pytest.fixture(autouse=True)
@@ -30,20 +24,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def family_dirs(tmp_path_factory) -> dict[str, str]:
-    """Tiny untrained models of the three new families, saved as model directories."""
-    torch.manual_seed(0)
-    root = tmp_path_factory.mktemp("family-models")
-    rtf = RTF(RTFConfig(**SMALL, ffn_mult=2, decoder_layers=1, latent_dim=8, max_points=64))
-    models = {
-        "tiny-astromer2": Astromer2(Astromer2Config(**SMALL, window=50)),
-        "tiny-astraclr": AstraCLR(AstraCLRConfig(**SMALL, max_points=64)),
-        "tiny-rtf": rtf,
-    }
-    return {name: str(save_model(model, root / name)) for name, model in models.items()}
 
 
 @pytest.fixture(scope="module")

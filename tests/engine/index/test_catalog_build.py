@@ -210,3 +210,23 @@ def test_a_failed_add_leaves_the_catalogue_unchanged(writable, uploads, monkeypa
     with pytest.raises(OSError, match="disk full"):
         add_to_catalog(writable, uploads, threads=1)
     assert files() == before  # no file changed, no temporary file left
+
+
+def test_every_model_family_indexes_a_catalogue(family_dirs, model_dir, sample_table, tmp_path):
+    """ATCAT predicts; Astromer 2, Astra-CLR and RTF embed; RTF adds its reconstruction error."""
+    models = [str(model_dir), *family_dirs.values()]
+    out = build_catalog(sample_table.head(40), tmp_path / "c", models, progress=False, threads=1)
+    manifest = read_manifest(out)
+    assert list(manifest["models"]) == [MODEL, *family_dirs]
+    catalog = Catalog.load(out)
+    for name in family_dirs:
+        products = catalog.products[name]
+        assert products.predictions is None and products.umap.height == 40
+        first = sample_table["object_id"][0]
+        assert neighbours(out, first, k=3, model=name).height == 3
+    assert catalog.products["tiny-rtf"].anomaly_scorers == [*SCORERS, "reconstruction_error"]
+    assert catalog.products["tiny-astraclr"].anomaly_scorers == list(SCORERS)
+    placed = add_to_catalog(out, sample_table.slice(40, 3))
+    assert placed["tiny-rtf"].anomaly["reconstruction_error"].is_finite().all()
+    assert placed["tiny-astromer2"].predictions is None
+    assert read_manifest(out)["models"]["tiny-astraclr"]["n_objects"] == 43

@@ -98,7 +98,7 @@ def _plain(model, packed):
 def test_fast_path_matches_plain_path_in_fp32(predictor, packed):
     model = predictor.model
     small = InferenceSettings(precision="fp32", max_tokens=300, max_batch=7, threads=1)
-    logits, hidden = last_outputs(model, packed, small, config=model.config)
+    logits, hidden = last_outputs(model.last_point, packed, small, config=model.config)
     plain_logits, plain_hidden = _plain(model, packed)
     assert (
         len(length_sorted_batches(packed.lengths, max_points=64, max_tokens=300, max_batch=7)) > 3
@@ -110,7 +110,7 @@ def test_fast_path_matches_plain_path_in_fp32(predictor, packed):
 def test_fast_path_matches_plain_path_within_bf16_tolerance(predictor, packed):
     model = predictor.model
     fast = InferenceSettings(precision="bf16", max_tokens=300, threads=1)
-    logits, hidden = last_outputs(model, packed, fast, config=model.config)
+    logits, hidden = last_outputs(model.last_point, packed, fast, config=model.config)
     plain_logits, plain_hidden = _plain(model, packed)
     # bfloat16 keeps 8 bits of mantissa: ~0.4 % per rounding, a few % after 3 layers
     scale = np.abs(plain_hidden).max()
@@ -126,6 +126,6 @@ def test_fast_path_matches_plain_path_within_bf16_tolerance(predictor, packed):
 def test_last_outputs_of_no_objects_have_the_right_shapes(predictor, packed):
     model = predictor.model
     empty = packed.subset(np.array([], dtype=np.int64))
-    logits, hidden = last_outputs(model, empty, InferenceSettings(), config=model.config)
+    logits, hidden = last_outputs(model.last_point, empty, InferenceSettings(), config=model.config)
     assert logits.shape == (0, model.config.n_logits)
     assert hidden.shape == (0, model.config.d_model)

@@ -22,6 +22,9 @@ def test_calibration_is_stored_and_used(tmp_path, model_dir, sample_table):
     assert after.temperature != 1.0
     # calibration rescales probabilities but never changes the predicted class
     table = sample_table.head(20)
-    assert before.predict(table)["pred_class"].to_list() == after.predict(table)["pred_class"].to_list()
+    assert (
+        before.predict(table)["pred_class"].to_list()
+        == after.predict(table)["pred_class"].to_list()
+    )
     assert report["after"]["nll"] <= report["before"]["nll"] + 1e-9
     assert np.isfinite(report["after"]["reliability"]["ece"])

@@ -10,7 +10,9 @@ from engine.infer.evaluate import evaluate_predictor, nll_at_gp_positions
 def test_evaluation_report_is_complete(predictor, sample_table):
     report = evaluate_predictor(predictor, sample_table.head(40))
     assert report["n_objects"] == 40
-    assert {"macro_f1", "class_balanced_macro_f1", "confusion_matrix"} <= set(report["classification"])
+    assert {"macro_f1", "class_balanced_macro_f1", "confusion_matrix"} <= set(
+        report["classification"]
+    )
     assert report["calibration"]["before"]["reliability"]["ece"] >= 0
     assert report["early_detection"]["by_points"]
     assert np.isfinite(report["next_point_nll"]["mean"])
@@ -20,10 +22,15 @@ def test_gp_comparable_nll_scores_the_gp_positions(tmp_path, predictor, sample_t
     table = sample_table.head(60)
     table_path, folds_path = tmp_path / "t.parquet", tmp_path / "f.parquet"
     table.write_parquet(table_path)
-    pl.DataFrame({"object_id": table["object_id"], "fold": np.zeros(60, np.int64)}).write_parquet(folds_path)
+    pl.DataFrame({"object_id": table["object_id"], "fold": np.zeros(60, np.int64)}).write_parquet(
+        folds_path
+    )
     report = nll_at_gp_positions(predictor, table_path, folds_path, per_class=2, max_positions=3)
     positions = next_point_positions(
-        PackedLightCurves.from_frame(table), per_class=2, max_positions=3, max_points=predictor.max_points
+        PackedLightCurves.from_frame(table),
+        per_class=2,
+        max_positions=3,
+        max_points=predictor.max_points,
     )
     assert report["n_points"] == sum(len(p) for p in positions.values())
 

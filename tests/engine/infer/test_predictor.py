@@ -1,7 +1,5 @@
 import numpy as np
-import polars as pl
 import pytest
-import torch
 
 from engine.errors import InputError, ModelNotFoundError
 from engine.infer import InferenceSettings, load_predictor
@@ -35,7 +33,9 @@ def test_bf16_close_to_fp32(model_dir, table):
     fp32 = load_predictor(model_dir).predict(table)
     bf16 = load_predictor(model_dir, settings=InferenceSettings(precision="bf16")).predict(table)
     columns = [c for c in fp32.columns if c.startswith("p_")]
-    np.testing.assert_allclose(fp32.select(columns).to_numpy(), bf16.select(columns).to_numpy(), atol=0.03)
+    np.testing.assert_allclose(
+        fp32.select(columns).to_numpy(), bf16.select(columns).to_numpy(), atol=0.03
+    )
 
 
 def test_point_probabilities_end_with_the_last_point_prediction(predictor, table):
@@ -84,7 +84,11 @@ def test_continue_curve_returns_requested_times_and_bands(predictor, table):
 
 @pytest.mark.parametrize(
     ("times", "bands", "match"),
-    [([0.0], ["g"], "after the last point"), ([1e6, 1e6 + 1], ["g"], "one length"), ([1e6], ["nope"], "unknown band")],
+    [
+        ([0.0], ["g"], "after the last point"),
+        ([1e6, 1e6 + 1], ["g"], "one length"),
+        ([1e6], ["nope"], "unknown band"),
+    ],
 )
 def test_continue_curve_rejects_bad_requests(predictor, table, times, bands, match):
     with pytest.raises(InputError, match=match):

@@ -143,6 +143,29 @@ def test_next_point_queries_and_gather_last(make_batch):
     assert gather_last(batch.flux, batch.mask).tolist() == [batch.flux[0, 3], batch.flux[1, 1]]
 
 
+@pytest.mark.parametrize("n_metadata", [0, 2])
+def test_last_point_matches_the_full_forward_at_the_last_point(
+    small_config, make_batch, n_metadata
+):
+    names = small_config.metadata_names[:n_metadata]
+    model = ATCAT(replace(small_config, metadata_names=names)).eval()
+    batch = make_batch([9, 4, 1, 9], n_metadata=n_metadata, span=30.0)
+    full = model(batch)
+    logits, hidden = model.last_point(batch)
+    torch.testing.assert_close(hidden, gather_last(full.hidden, batch.mask))
+    torch.testing.assert_close(logits, gather_last(full.class_logits, batch.mask))
+    torch.testing.assert_close(model.embed(batch), hidden)
+
+
+def test_block_rows_match_the_full_block(model, make_batch):
+    batch = make_batch([8, 5], n_metadata=2)
+    tokens, masks = model._tokens(batch)
+    rows = torch.tensor([[3, 8], [0, 5]])
+    full, _ = model.blocks[0](tokens, masks[0])
+    some, _ = model.blocks[0](tokens, masks[0], rows=rows)
+    torch.testing.assert_close(some, full.gather(1, rows[..., None].expand(-1, -1, full.shape[-1])))
+
+
 def test_bf16_autocast_is_close_to_fp32(model, make_batch):
     batch = make_batch([20, 9], n_metadata=2)
     reference = model(batch)
@@ -160,3 +183,5 @@ def test_forward_compiles(model, make_batch):
     batch = make_batch([12, 5], n_metadata=2)
     compiled = torch.compile(model, fullgraph=True)
     torch.testing.assert_close(compiled(batch).class_logits, model(batch).class_logits)
+    last_point = torch.compile(model.last_point, fullgraph=True)
+    torch.testing.assert_close(last_point(batch), model.last_point(batch))

@@ -1,0 +1,372 @@
+"""Interaction latency of the explorer app, measured on the server (no browser).
+
+What a user waits for after a click is the server building the Bokeh models of the new view
+(this script) plus the network and the browser drawing them (not measured here). Every
+timing renders the view to a Bokeh document (``get_root``), as the served app does.
+
+* **object**: the inspector on the shipped sample catalogue and models: header and light
+  curve, then each tab (periodogram, probabilities, timeline, attention, continuations,
+  neighbours) for ``--objects`` objects; p50 and p95 per view. The ratio compares the same
+  object view in a catalogue of ``--large`` objects (the sample resampled with new ids) with
+  the 1,002-object sample: looking an object up must not slow with the catalogue's size.
+* **map**: the Map page on a synthetic UMAP of ``--map-points`` objects (clustered 2-D
+  points, short light curves): first draw, re-colouring, a zoom (datashader re-aggregates),
+  a box selection (bounds query feeding the table) and a click (nearest object). Baseline:
+  the same points at ``--baseline-points`` drawn as plain Bokeh glyphs (every point sent to
+  the browser) against the datashaded map at that size: time and document size.
+
+Run from the repository root (``--quick`` shrinks everything for a smoke test)::
+
+    .venv/bin/python benchmarks/app_latency.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "benchmarks" / "APP_LATENCY.md"
+
+
+def timed(action: Callable[[], object]) -> float:
+    """Seconds taken by ``action()``."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def render(viewable) -> object:
+    """Build the Bokeh model of a Panel object in a fresh document, as a served session would."""
+    import panel as pn
+    from bokeh.document import Document
+
+    return pn.panel(viewable).get_root(Document())
+
+
+def document_bytes(viewable) -> int:
+    """Size of the JSON a browser would receive for ``viewable`` (Bokeh document)."""
+    import panel as pn
+    from bokeh.core.json_encoder import serialize_json
+    from bokeh.document import Document
+
+    document = Document()
+    document.add_root(pn.panel(viewable).get_root(document))
+    return len(serialize_json(document.to_json()))
+
+
+def quantiles(seconds: list[float]) -> dict:
+    """p50 and p95 in milliseconds."""
+    ms = sorted(1000 * s for s in seconds)
+    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    return {"p50_ms": statistics.median(ms), "p95_ms": p95, "n": len(ms)}
+
+
+def scratch_labels():
+    """A label store in a temporary folder (the views need one; nothing is labelled)."""
+    from engine.labels import LabelStore
+
+    return LabelStore(Path(tempfile.mkdtemp(prefix="catscope-bench-")) / "labels.db")
+
+
+# -- object view -----------------------------------------------------------------------------
+def inspector_timings(catalog, object_ids: list[str], catalog_dir: Path | None) -> dict:
+    """p50/p95 of every inspector view for ``object_ids`` in ``catalog``."""
+    from app.inspector import InspectorView
+    from app.state import AppState
+    from engine.models.registry import available_models
+
+    models = [m for m in available_models() if m.name == "atcat-plasticc"]
+    state = AppState(catalog=catalog, labels=scratch_labels(), models=models, page="inspect")
+    view = InspectorView(state=state, catalog_dir=str(catalog_dir) if catalog_dir else None)
+    panels = view._panels
+    view._neighbours.shown = True  # tabs compute only when shown; each view is timed on its own
+    steps: dict[str, Callable[[], object]] = {
+        "header + light curve": lambda: render(view._main()),
+        "periodogram": lambda: render(panels["Periodogram"]._plots()),
+        "probabilities": lambda: render(panels["Probabilities"].content()),
+        "timeline": lambda: render(panels["Timeline"].content()),
+        "attention": lambda: render(panels["Attention"].content()),
+        "continuations (20 paths)": lambda: render(panels["Continuations"].content()),
+        "neighbours (10 thumbnails)": lambda: render(view._neighbours._content()),
+    }
+    state.object_id = object_ids[0]
+    for step in steps.values():  # load the model, build caches, first kernels
+        step()
+    seconds: dict[str, list[float]] = {name: [] for name in steps}
+    seconds["object view (light curve + probabilities)"] = []
+    for object_id in object_ids[1:]:
+        state.object_id = object_id
+        for name, step in steps.items():
+            seconds[name].append(timed(step))
+        seconds["object view (light curve + probabilities)"].append(
+            seconds["header + light curve"][-1] + seconds["probabilities"][-1]
+        )
+    state.labels.close()
+    return {name: quantiles(values) for name, values in seconds.items()}
+
+
+def resampled_catalog(catalog, n: int, seed: int = 0):
+    """The catalogue's light curves resampled with replacement to ``n`` objects, new ids."""
+    from engine.catalog import Catalog
+
+    rows = np.random.default_rng(seed).integers(0, len(catalog), n)
+    table = catalog.table[rows].with_columns(
+        pl.format("bench{}", pl.int_range(pl.len())).alias("object_id")
+    )
+    return Catalog(name=f"resampled-{n}", table=table)
+
+
+def section_object(args) -> dict:
+    from engine.catalog import Catalog
+
+    catalog_dir = ROOT / "sample_data" / "catalog"
+    catalog = Catalog.load(catalog_dir)
+    ids = catalog.table["object_id"].head(args.objects + 1).to_list()
+    small = inspector_timings(catalog, ids, catalog_dir)
+    large_catalog = resampled_catalog(catalog, args.large)
+    large_ids = large_catalog.table["object_id"].tail(args.objects + 1).to_list()
+    large = inspector_timings(large_catalog, large_ids, None)
+    del large_catalog
+    gc.collect()
+    return {"sample": small, "large": large, "n_sample": len(catalog), "n_large": args.large}
+
+
+# -- map -------------------------------------------------------------------------------------
+def synthetic_map_catalog(n: int, seed: int = 0):
+    """``n`` objects with 3-point light curves, a clustered UMAP, predictions and scores."""
+    from engine.catalog import Catalog, ModelProducts
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=8.0, size=(40, 2))
+    cluster = rng.integers(0, len(centres), n)
+    xy = centres[cluster] + rng.normal(scale=0.7, size=(n, 2))
+    ids = pl.Series("object_id", [f"m{i}" for i in range(n)])
+    classes = np.array(["SNIa", "SNII", "AGN", "RRL", "EB", "Mira", "TDE", "KN"])
+    points = 3
+    table = pl.DataFrame({
+        "object_id": ids,
+        "time": pl.Series([[60000.0, 60001.0, 60002.0]] * n, dtype=pl.List(pl.Float64)),
+        "band": pl.Series([["lsstg", "lsstr", "lssti"]] * n, dtype=pl.List(pl.String)),
+        "wavelength": pl.Series([[4827.0, 6223.0, 7546.0]] * n, dtype=pl.List(pl.Float64)),
+        "flux": pl.Series(rng.normal(100, 10, (n, points)).tolist(), dtype=pl.List(pl.Float64)),
+        "flux_err": pl.Series([[5.0] * points] * n, dtype=pl.List(pl.Float64)),
+        "detected": pl.Series([[True] * points] * n, dtype=pl.List(pl.Boolean)),
+        "label": classes[cluster % len(classes)],
+    })  # fmt: skip
+    products = ModelProducts(
+        umap=pl.DataFrame({"object_id": ids, "x": xy[:, 0], "y": xy[:, 1]}),
+        predictions=pl.DataFrame({
+            "object_id": ids,
+            "pred_class": classes[rng.integers(0, len(classes), n)],
+            "confidence": rng.uniform(0.2, 1.0, n),
+        }),
+        anomaly=pl.DataFrame({"object_id": ids, "gmm_nll": rng.gumbel(size=n)}),
+    )  # fmt: skip
+    return Catalog(name=f"map-{n}", table=table, products={"bench": products})
+
+
+def map_view(catalog):
+    """The Map page of a session on ``catalog`` with its model chosen."""
+    from app.latent_map import LatentMapView
+    from app.state import AppState
+    from engine.models.registry import ModelInfo
+
+    info = ModelInfo(
+        name="bench", family="atcat", path=ROOT, capabilities=frozenset({"classify", "embed"})
+    )
+    state = AppState(catalog=catalog, labels=scratch_labels(), models=[info], page="map")
+    return LatentMapView(state=state)
+
+
+def range_stream(pane):
+    """The RangeXY stream the datashaded image of a rendered map pane listens to."""
+    import holoviews as hv
+
+    def streams(element):
+        if isinstance(element, hv.DynamicMap):
+            yield from element.streams
+            for upstream in element.callback.inputs:
+                yield from streams(upstream)
+        elif isinstance(element, hv.Overlay):
+            for layer in element:
+                yield from streams(layer)
+
+    return next(s for s in streams(pane.object) if isinstance(s, hv.streams.RangeXY))
+
+
+def map_timings(n: int) -> dict:
+    """Latencies of the Map page at ``n`` points."""
+    catalog = synthetic_map_catalog(n)
+    view = map_view(catalog)
+    result = {}
+    pane = None
+
+    def first_draw():
+        nonlocal pane
+        pane = view._plot()
+        render(pane)
+
+    result["first draw (summary, join, datashade)"] = timed(first_draw)
+    result["redraw (same colouring)"] = timed(lambda: render(view._plot()))
+    view.colour_by = "confidence"
+    result["re-colour by confidence"] = timed(lambda: render(view._plot()))
+    view.colour_by = "label"
+    pane = view._plot()
+    render(pane)
+    stream = range_stream(pane)
+    zooms = []
+    for scale in (4.0, 2.0, 1.0, 0.5):
+        zooms.append(
+            timed(lambda s=scale: stream.event(x_range=(-s * 10, s * 10), y_range=(-s * 8, s * 8)))
+        )
+    result["zoom (datashader re-aggregates), median of 4"] = statistics.median(zooms)
+    result["box selection (bounds query + table)"] = timed(
+        lambda: view.select_bounds((-3.0, -3.0, 3.0, 3.0))
+    )
+    result["selected"] = len(view.selected)
+    result["click (nearest object)"] = timed(lambda: view.nearest(1.0, 1.0))
+    return result
+
+
+def plain_bokeh_timings(n: int) -> dict:
+    """The baseline: every point as a Bokeh glyph (what the map would be without datashader)."""
+    import holoviews as hv
+
+    catalog = synthetic_map_catalog(n)
+    view = map_view(catalog)
+    frame = view.frame()
+    points = view._points(frame, "label")
+    plain = hv.Points(points.data, ["x", "y"], ["object_id", "label"]).opts(
+        color="label", cmap="Category10", size=3, responsive=True, height=560
+    )
+    seconds = timed(lambda: render(plain))
+    shaded = view._plot()
+    return {
+        "plain seconds": seconds,
+        "plain bytes": document_bytes(plain),
+        "datashader seconds": timed(lambda: render(view._plot())),
+        "datashader bytes": document_bytes(shaded),
+    }
+
+
+def section_map(args) -> dict:
+    import holoviews as hv
+
+    hv.extension("bokeh")
+    return {
+        "large": map_timings(args.map_points),
+        "n_large": args.map_points,
+        "baseline": plain_bokeh_timings(args.baseline_points),
+        "n_baseline": args.baseline_points,
+    }
+
+
+# -- report ----------------------------------------------------------------------------------
+def report(results: dict, args) -> str:
+    lines = [
+        "# App latency (server side)",
+        "",
+        "Written by `python benchmarks/app_latency.py` (module docstring: what is measured).",
+        f"Command: `python benchmarks/app_latency.py {' '.join(args.argv)}`".rstrip() + ".",
+        "",
+    ]
+    if "object" in results:
+        r = results["object"]
+        lines += [
+            f"## Object view ({r['sample']['header + light curve']['n']} objects each)",
+            "",
+            f"| view | p50 ms ({r['n_sample']:,} objects) | p95 ms | p50 ms ({r['n_large']:,} "
+            "objects) | p95 ms | large / sample (p50) |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, small in r["sample"].items():
+            large = r["large"].get(name)
+            if large is None or name.startswith("neighbours"):
+                cells = ["–", "–", "–"]  # the resampled catalogue has no FAISS index
+            else:
+                ratio = large["p50_ms"] / small["p50_ms"]
+                cells = [f"{large['p50_ms']:.0f}", f"{large['p95_ms']:.0f}", f"{ratio:.2f}x"]
+            lines.append(
+                f"| {name} | {small['p50_ms']:.0f} | {small['p95_ms']:.0f} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        lines.append("")
+    if "map" in results:
+        r = results["map"]
+        large, base = r["large"], r["baseline"]
+        lines += [f"## Map at {r['n_large']:,} points", "", "| action | ms |", "|---|---:|"]
+        for name, value in large.items():
+            if name != "selected":
+                lines.append(f"| {name} | {1000 * value:.0f} |")
+        lines += [
+            "",
+            f"The box selected {large['selected']:,} objects.",
+            "",
+            f"Baseline at {r['n_baseline']:,} points: plain Bokeh glyphs (every point sent to "
+            "the browser) against the datashaded map.",
+            "",
+            "| map | server ms | document KiB |",
+            "|---|---:|---:|",
+            f"| plain Bokeh | {1000 * base['plain seconds']:.0f} | "
+            f"{base['plain bytes'] / 2**10:,.0f} |",
+            f"| datashader | {1000 * base['datashader seconds']:.0f} | "
+            f"{base['datashader bytes'] / 2**10:,.0f} |",
+            "",
+            f"Ratios: plain / datashader server time **"
+            f"{base['plain seconds'] / base['datashader seconds']:.1f}x**, document size **"
+            f"{base['plain bytes'] / base['datashader bytes']:.0f}x**.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sections", default="object,map", help="object,map")
+    parser.add_argument("--objects", type=int, default=20, help="objects timed per catalogue")
+    parser.add_argument("--large", type=int, default=100_000, help="objects of the large catalogue")
+    parser.add_argument("--map-points", type=int, default=1_000_000)
+    parser.add_argument("--baseline-points", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes; writes nothing")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.objects, args.large, args.map_points, args.baseline_points = 3, 5_000, 20_000, 5_000
+    args.argv = argv
+    return args
+
+
+def main(argv: list[str]) -> None:
+    import holoviews as hv
+    import torch
+
+    torch.set_num_threads(2)
+    hv.extension("bokeh")
+    args = parse_args(argv)
+    results = {}
+    sections = args.sections.split(",")
+    if "object" in sections:
+        results["object"] = section_object(args)
+    if "map" in sections:
+        results["map"] = section_map(args)
+    text = report(results, args)
+    print(text)
+    if not args.quick:
+        args.results.write_text(text)
+        print(f"written to {args.results}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
