@@ -27,6 +27,7 @@ import param
 import polars as pl
 from holoviews.operation.datashader import datashade, dynspread, rasterize
 
+from app.export import download_buttons, table_bytes
 from app.model_views import message
 from app.state import HIDDEN, NO_MODEL, AppState
 from engine.catalog import Catalog
@@ -91,7 +92,7 @@ class LatentMapView(pn.viewable.Viewer):
         Empty when the chosen model has no map in this catalogue. Built once per catalogue and
         model (catalogues are immutable): selections and clicks on a million points reuse it.
         """
-        catalog, model, frame = self._frame
+        catalog, model, _ = self._frame
         if catalog is not self.state.catalog or model != self.model():
             self._frame = (self.state.catalog, self.model(), self._build_frame())
         return self._frame[2]
@@ -165,13 +166,7 @@ class LatentMapView(pn.viewable.Viewer):
 
     def export(self, suffix: str) -> io.BytesIO:
         """Return the selected objects' table as CSV or Parquet bytes (``suffix``)."""
-        buffer = io.BytesIO()
-        if suffix == "csv":
-            self.selection().write_csv(buffer)
-        else:
-            self.selection().write_parquet(buffer)
-        buffer.seek(0)
-        return buffer
+        return table_bytes(self.selection(), suffix)
 
     # -- drawing -----------------------------------------------------------------------------
     def _image(self, points: hv.Points, column: str | None, frame: pl.DataFrame) -> hv.Element:
@@ -243,17 +238,8 @@ class LatentMapView(pn.viewable.Viewer):
             pn.widgets.RadioButtonGroup.from_param(self.param.colour_by, color="default"),
             pn.widgets.Select.from_param(self.param.scorer, label="", width=180),
         )
-        name = self.state.catalog.name
-        downloads = pn.Row(
-            *(
-                pn.widgets.FileDownload(
-                    callback=lambda s=suffix: self.export(s),
-                    filename=f"selection-{name}.{suffix}",
-                    label=f"Export selection ({suffix.upper()})",
-                    color="light",
-                )
-                for suffix in ("csv", "parquet")
-            )
+        downloads = download_buttons(
+            self.export, stem=f"selection-{self.state.catalog.name}", what="selection"
         )
         return pn.Column(
             controls,

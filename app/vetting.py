@@ -23,6 +23,7 @@ import panel as pn
 import param
 import polars as pl
 
+from app.export import download_buttons, table_bytes
 from app.inspector import light_curve_pane
 from app.keys import KeyboardShortcuts
 from app.model_views import message
@@ -40,6 +41,10 @@ ARTEFACT_PENALTY = 0.5
 RERANK_DEPTH = 500
 _SHOWN_QUEUE = 10
 _SHOWN_LABELS = 15
+#: what the current object and the queue table are redrawn on
+_QUEUE_INPUTS = (
+    "position", "scorer", "include_labelled", "rerank", "revision", "state.catalog", "state.page",
+)  # fmt: skip
 
 
 class VettingView(pn.viewable.Viewer):
@@ -169,15 +174,7 @@ class VettingView(pn.viewable.Viewer):
     def _restart(self) -> None:
         self.position = 0
 
-    @param.depends(
-        "position",
-        "scorer",
-        "include_labelled",
-        "rerank",
-        "revision",
-        "state.catalog",
-        "state.page",
-    )
+    @param.depends(*_QUEUE_INPUTS)
     def _current_view(self) -> pn.viewable.Viewable:
         if not self.state.on_screen("vetting"):
             return HIDDEN
@@ -202,15 +199,7 @@ class VettingView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
-    @param.depends(
-        "position",
-        "scorer",
-        "include_labelled",
-        "rerank",
-        "revision",
-        "state.catalog",
-        "state.page",
-    )
+    @param.depends(*_QUEUE_INPUTS)
     def _queue_table(self) -> pn.viewable.Viewable:
         if not self.state.on_screen("vetting"):
             return HIDDEN
@@ -249,14 +238,7 @@ class VettingView(pn.viewable.Viewer):
 
     def export(self, suffix: str) -> io.BytesIO:
         """Return this catalogue's current labels as CSV or Parquet bytes (``suffix``)."""
-        buffer = io.BytesIO()
-        frame = self.labelled()
-        if suffix == "csv":
-            frame.write_csv(buffer)
-        else:
-            frame.write_parquet(buffer)
-        buffer.seek(0)
-        return buffer
+        return table_bytes(self.labelled(), suffix)
 
     def __panel__(self) -> pn.viewable.Viewable:
         buttons = pn.Row(
@@ -268,17 +250,8 @@ class VettingView(pn.viewable.Viewer):
             pn.widgets.Button.from_param(self.param.previous, color="light"),
             pn.widgets.Button.from_param(self.param.next, color="light"),
         )
-        name = self.state.catalog.name
-        downloads = pn.Row(
-            *(
-                pn.widgets.FileDownload(
-                    callback=lambda s=suffix: self.export(s),
-                    filename=f"labels-{name}.{suffix}",
-                    label=f"Export labels ({suffix.upper()})",
-                    color="light",
-                )
-                for suffix in ("csv", "parquet")
-            )
+        downloads = download_buttons(
+            self.export, stem=f"labels-{self.state.catalog.name}", what="labels"
         )
         settings = pn.Row(
             pn.widgets.Select.from_param(self.param.scorer, label="Rank by", width=240),
