@@ -28,7 +28,10 @@ SHOTS = {
     "inspect": ("Inspect", "Best period"),
     "upload": ("Upload", "Add your own light curves"),
     "vetting": ("Vetting", re.compile(r"^\d+ of [\d,]+: object|Every object of the queue")),
-    "health": ("Model health", re.compile(r"^Evaluated|No model loaded|ships no|metrics")),
+    "health": (
+        "Model health",
+        re.compile(r"^Evaluated|No model loaded|ships no|metrics|does not classify"),
+    ),
     "teach": ("Teach", re.compile(r"^\d+ of \d+: |no labelled objects")),
 }
 #: extra wait of pages whose plots arrive after their text (the map's datashaded image)

@@ -33,7 +33,8 @@ HIDDEN = ""
 class AppState(param.Parameterized):
     """What every page of a session reads and writes.
 
-    ``model`` is the name of the registry model driving the views (the first one by default).
+    ``model`` is the name of the registry model driving the views (by default the first that
+    classifies, else the first).
     """
 
     catalog = param.ClassSelector(
@@ -50,7 +51,9 @@ class AppState(param.Parameterized):
         super().__init__(**params)
         self.param.model.objects = [NO_MODEL, *self._models]
         if self._models and self.model == NO_MODEL:
-            self.model = next(iter(self._models))
+            # a classifier drives every view; models that only embed are one pick away
+            classifiers = [name for name, info in self._models.items() if info.can("classify")]
+            self.model = (classifiers or list(self._models))[0]
 
     @property
     def model_info(self) -> ModelInfo | None:

@@ -135,3 +135,11 @@ def test_health_of_a_model_that_does_not_classify(state, embed_only):
     other = AppState(catalog=state.catalog, labels=state.labels, models=[embed_only], page="health")
     text = _alert(HealthView(state=other)._view())
     assert "does not classify" in text and "catscope evaluate-embeddings" in text
+
+
+def test_a_classifier_drives_the_views_by_default(state, embed_only):
+    classifier = state.model_info
+    mixed = AppState(catalog=state.catalog, labels=state.labels, models=[embed_only, classifier])
+    assert mixed.model == classifier.name
+    only_embeds = AppState(catalog=state.catalog, labels=state.labels, models=[embed_only])
+    assert only_embeds.model == embed_only.name
