@@ -11,6 +11,13 @@ from app.state import NO_MODEL, AppState
 
 ALL = "(all)"
 _PAGE_SIZE = 20
+#: anomaly score columns of the summary are ``anomaly_<scorer>``: titled by the scorer alone
+_SCORE_PREFIX = "anomaly_"
+_FORMATTERS = {
+    "confidence": {"type": "progress", "max": 1, "legend": True},
+    "first_mjd": NumberFormatter(format="0.000"),
+    "span_days": NumberFormatter(format="0.0"),
+}
 
 
 class BrowseView(pn.viewable.Viewer):
@@ -34,11 +41,6 @@ class BrowseView(pn.viewable.Viewer):
             show_index=False,
             sizing_mode="stretch_width",
             selectable=False,
-            formatters={
-                "confidence": {"type": "progress", "max": 1, "legend": True},
-                "first_mjd": NumberFormatter(format="0.000"),
-                "span_days": NumberFormatter(format="0.0"),
-            },
         )
         self._table.on_click(self._on_click)
         self._count = pn.pane.Markdown(margin=(0, 10))
@@ -88,7 +90,12 @@ class BrowseView(pn.viewable.Viewer):
     )
     def _refresh(self) -> None:
         frame = self.filtered()
-        self._table.value = frame.to_pandas()
+        scores = [c for c in frame.columns if c.startswith(_SCORE_PREFIX)]
+        self._table.param.update(
+            value=frame.to_pandas(),
+            titles={c: c.removeprefix(_SCORE_PREFIX).replace("_", " ") for c in scores},
+            formatters={**_FORMATTERS, **{c: NumberFormatter(format="0.000") for c in scores}},
+        )
         self._count.object = (
             f"**{frame.height:,}** of {len(self.state.catalog):,} objects. "
             "Click a row to inspect it."
@@ -102,11 +109,19 @@ class BrowseView(pn.viewable.Viewer):
             self,
             parameters=["search", "label", "predicted", "source", "min_points"],
             widgets={
-                "search": {"type": pn.widgets.TextInput, "placeholder": "object id contains..."},
-                "min_points": {"type": pn.widgets.IntInput, "step": 10},
+                "search": {
+                    "type": pn.widgets.TextInput,
+                    "placeholder": "object id contains...",
+                    "width": 240,
+                },
+                "label": {"width": 170},
+                "predicted": {"width": 170},
+                "source": {"width": 240},
+                "min_points": {"type": pn.widgets.IntInput, "step": 10, "width": 120},
             },
             show_name=False,
-            default_layout=pn.Row,
+            # wraps on narrow screens instead of pushing the page wider than the window
+            default_layout=pn.FlexBox,
             sizing_mode="stretch_width",
         )
         return pn.Column(widgets, self._count, self._table, sizing_mode="stretch_width")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import holoviews as hv
+import numpy as np
 import panel as pn
 import polars as pl
 import pytest
@@ -12,7 +13,9 @@ from bokeh.document import Document
 
 from app.browse import ALL, BrowseView
 from app.inspector import ALL_BANDS, InspectorView, PeriodogramView
+from engine.catalog import Catalog, ModelProducts
 from tests.app.conftest import PERIODIC_ID
+from tests.app.test_neighbours import MODEL
 
 
 def _markdown(viewable) -> str:
@@ -132,3 +135,16 @@ def test_plots_keep_the_png_save_tool(bare_state):
     plot = InspectorView(state=bare_state)._main().select(pn.pane.HoloViews)[0].object
     rendered = hv.render(plot, backend="bokeh")
     assert any(type(t).__name__ == "SaveTool" for t in rendered.toolbar.tools)
+
+
+def test_browse_titles_anomaly_scores_by_scorer(state, small_catalog):
+    ids = small_catalog.table["object_id"]
+    products = ModelProducts(
+        anomaly=pl.DataFrame({"object_id": ids, "knn_distance": np.linspace(0, 1, ids.len())})
+    )
+    state.catalog = Catalog(name="scored", table=small_catalog.table, products={MODEL: products})
+    state.model = MODEL
+    table = BrowseView(state=state)._table
+    assert table.titles["anomaly_knn_distance"] == "knn distance"
+    assert table.formatters["anomaly_knn_distance"].format == "0.000"
+    assert table.value["anomaly_knn_distance"].max() == pytest.approx(1.0)
