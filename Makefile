@@ -26,7 +26,9 @@ serve: setup
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
+# Lint and format checks first (seconds), then the suite.
 test: setup chromium
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: setup
