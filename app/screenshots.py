@@ -21,6 +21,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 VIEWPORT = {"width": 1400, "height": 1000}
+#: how long a page may take to draw: generous, as a loaded 2-core machine needs it
+DRAW_TIMEOUT_MS = 60_000
 #: page key -> (tab title, text that only the drawn page shows)
 SHOTS = {
     "browse": ("Browse", "Click a row to inspect it"),
@@ -54,7 +56,7 @@ def free_port() -> int:
 
 
 def wait_until_drawn(
-    page, text: str | re.Pattern, *, settle_ms: float = 0, timeout_ms: float = 30_000
+    page, text: str | re.Pattern, *, settle_ms: float = 0, timeout_ms: float = DRAW_TIMEOUT_MS
 ) -> None:
     """Wait until ``text`` is visible, then ``settle_ms`` more for Bokeh to finish its layout."""
     page.get_by_text(text).filter(visible=True).first.wait_for(timeout=timeout_ms)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from app.main import create_app
-from app.screenshots import SHOTS, wait_until_drawn
+from app.screenshots import DRAW_TIMEOUT_MS, SHOTS, wait_until_drawn
 from engine.data.schema import write_table
 from engine.labels import LabelStore
 from tests.app.conftest import PERIODIC_ID
@@ -51,6 +51,12 @@ def served_map(serve_panel, small_catalog, models_dir, tmp_path_factory):
     ).write_parquet(model / PREDICTIONS_FILE)
     pl.DataFrame({"object_id": ids, "gmm_nll": position * 1.0}).write_parquet(model / ANOMALY_FILE)
     return serve_panel(lambda: create_app(folder, models_dir, folder / "labels.db"))
+
+
+@pytest.fixture(autouse=True)
+def _patient(page):
+    """Every wait of these tests allows as long as a page may take to draw on a loaded machine."""
+    page.set_default_timeout(DRAW_TIMEOUT_MS)
 
 
 @pytest.fixture
