@@ -2,7 +2,8 @@
 
 The search is the engine's :func:`engine.index.catalog_build.neighbours` on the catalogue
 folder written by ``catscope index``; it needs that folder and the chosen model's FAISS index.
-Objects uploaded in this session are not in the stored index, so they have no neighbours here.
+Objects uploaded in this session are not in the stored index: their embeddings, computed when
+they were placed on the maps, are searched against it instead.
 :func:`neighbour_pairs` searches many objects at once (the vetting queue's re-ranking).
 """
 
@@ -21,7 +22,13 @@ from app.model_views import message
 from app.state import HIDDEN, AppState
 from engine.catalog import UnknownObjectError
 from engine.errors import CatscopeError
-from engine.index.catalog_build import EMBEDDINGS_FILE, INDEX_FILE, neighbours, read_manifest
+from engine.index.catalog_build import (
+    EMBEDDINGS_FILE,
+    INDEX_FILE,
+    neighbours,
+    neighbours_of_vector,
+    read_manifest,
+)
 from engine.index.vectors import VectorIndex
 
 #: neighbours shown per object
@@ -52,9 +59,19 @@ def index_blocker(catalog_dir: str | None, model: str) -> str | None:
 
 
 def find_neighbours(
-    catalog_dir: str, object_id: str, model: str, k: int = N_NEIGHBOURS
+    catalog_dir: str,
+    object_id: str,
+    model: str,
+    k: int = N_NEIGHBOURS,
+    *,
+    vector: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """Return ``object_id, distance, label, pred_class`` of the ``k`` nearest other objects."""
+    """Return ``object_id, distance, label, pred_class`` of the ``k`` nearest other objects.
+
+    ``vector`` is the object's embedding when the stored index does not hold it (an upload).
+    """
+    if vector is not None:
+        return neighbours_of_vector(catalog_dir, vector, k=k, model=model)
     return _search(str(catalog_dir), str(object_id), model, k, _stamp(catalog_dir, model))
 
 
@@ -106,12 +123,14 @@ class NeighboursView(pn.viewable.Viewer):
         blocker = index_blocker(self.catalog_dir, self.state.model)
         if blocker:
             return blocker
+        object_id, model = self.state.object_id, self.state.model
+        vector = self.state.catalog.new_embedding(object_id, model)
         try:
-            return find_neighbours(self.catalog_dir, self.state.object_id, self.state.model)
+            return find_neighbours(self.catalog_dir, object_id, model, vector=vector)
         except UnknownObjectError:
             return (
-                f"Object {self.state.object_id} is not in the stored index (uploads are placed "
-                "for this session only), so it has no neighbours here."
+                f"Object {object_id} is not in the stored index and was not embedded by "
+                f"{model} when it was added, so it has no neighbours here."
             )
         except CatscopeError as exc:
             return f"No neighbours: {exc}"

@@ -148,9 +148,13 @@ class UploadView(pn.viewable.Viewer):
             placements = place_objects(self.catalog_dir, table, models_dir=models_dir, threads=1)
         except CatscopeError as exc:
             return {}, f"Not placed on the maps: {exc}"
+        ids = table["object_id"]
         products = {
             model: ModelProducts(
-                predictions=placement.predictions, umap=placement.umap, anomaly=placement.anomaly
+                predictions=placement.predictions,
+                umap=placement.umap,
+                anomaly=placement.anomaly,
+                embeddings=pl.DataFrame({"object_id": ids, "embedding": placement.embeddings}),
             )
             for model, placement in placements.items()
         }

@@ -554,24 +554,24 @@ def report_profile(r: dict) -> str:
     return f"{head}\n\n{python}\n\n{ops}"
 
 
-def report_status(args) -> str:
+def report_status(args, done: list[str]) -> str:
+    """Say what this run measured so far (``done``) and which blocks are older."""
     if args.quick:
         return (
             "> **Status: small run** (`--quick`: 300 fold-0 objects, a 2,000-object synthetic "
             "stretch, 20,000 FAISS vectors, a 5,000-vector UMAP map): the code paths work and "
             "where the time goes, not the final figures."
         )
-    sections = set(args.sections.split(","))
     parts = []
-    if "inference" in sections:
+    if "inference" in done:
         parts.append(f"{args.n_synthetic:,} synthetic objects")
-    if "faiss" in sections:
+    if "faiss" in done:
         parts.append(f"{args.faiss_n:,} FAISS vectors")
-    if "umap" in sections:
+    if "umap" in done:
         parts.append(f"a {args.umap_reference:,}-vector UMAP map")
-    kept = sorted(set(SECTIONS) - sections)
+    kept = sorted(set(SECTIONS) - set(done))
     return (
-        f"> Run of {time.strftime('%Y-%m-%d')} (sections: {', '.join(sorted(sections))}): "
+        f"> Run of {time.strftime('%Y-%m-%d')} (sections: {', '.join(sorted(done))}): "
         f"{', '.join(parts) or 'no data sets'}; model `{args.model}`."
         + (f" The {', '.join(kept)} blocks are from an earlier run." if kept else "")
     )
@@ -664,7 +664,16 @@ def main(argv: list[str]) -> None:
     sections = args.sections.split(",")
     info = machine()
     print(report_machine(info, args), flush=True)
-    blocks = {"status": report_status(args), "machine": report_machine(info, args)}
+    done: list[str] = []
+
+    def record(name: str, body: str) -> None:
+        """Print a finished section and write it to the results at once (a cut run keeps it)."""
+        done.append(name)
+        print(f"\n## {name}\n\n{body}", flush=True)
+        if args.results:
+            status = {"status": report_status(args, done), "machine": report_machine(info, args)}
+            update_results(args.results, {**status, name: body})
+
     with tempfile.TemporaryDirectory(prefix="catscope-bench-") as tmp:
         folder = Path(tmp)
         table = fold0_table(args.data, limit=300 if args.quick else None)
@@ -675,7 +684,7 @@ def main(argv: list[str]) -> None:
             "threads": args.threads,
         }  # fmt: skip
         if "inference" in sections:
-            blocks["inference"] = report_inference(section_inference(args, paths, folder))
+            record("inference", report_inference(section_inference(args, paths, folder)))
         if "profile" in sections:
             print("profile ...", flush=True)
             spec = {
@@ -684,15 +693,15 @@ def main(argv: list[str]) -> None:
                 "folder": tmp,
                 "n": 300 if args.quick else 1570,
             }
-            blocks["profile"] = report_profile(run_child("profile", spec))
+            record("profile", report_profile(run_child("profile", spec)))
         if "faiss" in sections:
             print("faiss ...", flush=True)
             spec = {"n": args.faiss_n, "dim": 64, "n_queries": 200 if args.quick else 1000}
-            blocks["faiss"] = report_faiss(run_child("faiss", spec))
+            record("faiss", report_faiss(run_child("faiss", spec)))
         if "umap" in sections:
             print("umap ...", flush=True)
             spec = {"n_reference": args.umap_reference, "n_new": 1000, "dim": 64}
-            blocks["umap"] = report_umap(run_child("umap", spec))
+            record("umap", report_umap(run_child("umap", spec)))
         if "catalog" in sections:
             print("catalog ...", flush=True)
             spec = {
@@ -701,11 +710,8 @@ def main(argv: list[str]) -> None:
                 "folder": tmp,
                 "full": not args.no_full_catalog,
             }
-            blocks["catalog"] = report_catalog(run_child("catalog", spec))
-    for name, body in blocks.items():
-        print(f"\n## {name}\n\n{body}")
+            record("catalog", report_catalog(run_child("catalog", spec)))
     if args.results:
-        update_results(args.results, blocks)
         print(f"\nupdated {args.results}")
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from engine.data.schema import LABEL_COLUMN, ZERO_POINT, check_table, read_table
@@ -50,11 +51,16 @@ class UnknownObjectError(CatscopeError, LookupError):
 
 @dataclass(frozen=True, eq=False)
 class ModelProducts:
-    """What one model computed for a catalogue; each frame is keyed by ``object_id``."""
+    """What one model computed for a catalogue; each frame is keyed by ``object_id``.
+
+    ``embeddings`` (``object_id, embedding``) holds only vectors the stored FAISS index does
+    not: this session's uploads, so that their neighbours can be searched.
+    """
 
     predictions: pl.DataFrame | None = None
     umap: pl.DataFrame | None = None
     anomaly: pl.DataFrame | None = None
+    embeddings: pl.DataFrame | None = None
 
     @property
     def anomaly_scorers(self) -> list[str]:
@@ -67,7 +73,7 @@ class ModelProducts:
 
 
 #: the frames of :class:`ModelProducts`
-_PRODUCTS = ("predictions", "umap", "anomaly")
+_PRODUCTS = ("predictions", "umap", "anomaly", "embeddings")
 
 
 def _append(old: pl.DataFrame | None, new: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -288,6 +294,17 @@ class Catalog:
             msg = f"object {object_id!r} is not in catalogue {self.name!r} ({len(self):,} objects)"
             raise UnknownObjectError(msg)
         return row
+
+    def new_embedding(self, object_id: str, model: str) -> np.ndarray | None:
+        """``model``'s embedding of an object added with its products (an upload), else ``None``.
+
+        Objects of the stored catalogue have theirs in the FAISS index instead.
+        """
+        products = self.products.get(model)
+        if products is None or products.embeddings is None:
+            return None
+        row = products.embeddings.filter(pl.col("object_id") == str(object_id))
+        return row["embedding"].to_numpy()[0] if row.height else None
 
     def points(self, object_id: str) -> pl.DataFrame:
         """Return the observations of ``object_id``, one per row, with magnitudes.

@@ -59,7 +59,7 @@ from engine.errors import InputError, InvalidValueError, ModelNotFoundError
 from engine.index.anomaly import AnomalyScorers
 from engine.index.threads import thread_cap
 from engine.index.umap_map import UmapMap
-from engine.index.vectors import IndexKind, VectorIndex
+from engine.index.vectors import IndexKind, Neighbours, VectorIndex
 from engine.infer import InferenceSettings
 from engine.infer.embedders import Embedder, load_embedder
 from engine.models.registry import MODELS_DIR, ModelInfo, available_models, find_model
@@ -364,20 +364,44 @@ def neighbours(
     classify). ``model`` defaults to the catalogue's first model.
     """
     catalog_dir = Path(catalog_dir)
+    name, index = _stored_index(catalog_dir, model)
+    try:
+        found = index.search_ids([str(object_id)], k)
+    except UnknownObjectError as exc:
+        msg = f"object {object_id!r} is not in catalogue {catalog_dir.name!r} ({index.ntotal:,})"
+        raise UnknownObjectError(msg) from exc
+    return _neighbour_frame(catalog_dir, name, found)
+
+
+def neighbours_of_vector(
+    catalog_dir: str | Path, vector: np.ndarray, k: int = 10, model: str | None = None
+) -> pl.DataFrame:
+    """Find the ``k`` catalogue objects most similar to an embedding the catalogue does not hold.
+
+    ``vector`` is ``model``'s embedding of a new object (e.g. from :func:`place_objects`);
+    returns the same columns as :func:`neighbours`.
+    """
+    catalog_dir = Path(catalog_dir)
+    name, index = _stored_index(catalog_dir, model)
+    return _neighbour_frame(catalog_dir, name, index.search(np.atleast_2d(vector), k))
+
+
+def _stored_index(catalog_dir: Path, model: str | None) -> tuple[str, VectorIndex]:
+    """Name of ``model`` in the catalogue and its FAISS index, with the object ids."""
     name, _ = _model_entry(read_manifest(catalog_dir), model)
     folder = catalog_dir / name
     ids = pl.read_parquet(folder / EMBEDDINGS_FILE, columns=["object_id"])["object_id"]
-    if not ids.eq(str(object_id)).any():
-        msg = f"object {object_id!r} is not in catalogue {catalog_dir.name!r} ({ids.len():,} ids)"
-        raise UnknownObjectError(msg)
-    index = VectorIndex.load(folder / INDEX_FILE, object_ids=ids.to_list())
-    found = index.search_ids([str(object_id)], k)
+    return name, VectorIndex.load(folder / INDEX_FILE, object_ids=ids.to_list())
+
+
+def _neighbour_frame(catalog_dir: Path, model: str, found: Neighbours) -> pl.DataFrame:
+    """Tabulate the first query's neighbours: ``object_id, distance``, label and class."""
     keep = found.rows[0] >= 0
     frame = pl.DataFrame({
         "object_id": found.object_id[0][keep].astype(str),
         "distance": found.distance[0][keep],
     })  # fmt: skip
-    return _describe(catalog_dir, name, frame)
+    return _describe(catalog_dir, model, frame)
 
 
 def top_anomalies(

@@ -96,12 +96,21 @@ def test_panel_says_why_there_are_no_neighbours(
     assert expected in view.table()
 
 
-def test_uploads_are_not_in_the_index(indexed, state, small_catalog):
-    extra = small_catalog.table.head(1).with_columns(pl.lit("up-1").alias("object_id"))
-    state.catalog = small_catalog.add(extra, source="mine.csv")
+def test_an_upload_is_searched_by_its_embedding(indexed, state, small_catalog):
+    extra = small_catalog.table.head(2).with_columns(pl.Series("object_id", ["up-1", "up-2"]))
+    odd = clustered(2, seed=3)[[1]]  # near the odd rows' direction
+    embeddings = pl.DataFrame({"object_id": ["up-1"], "embedding": odd})
+    state.catalog = small_catalog.add(
+        extra, source="mine.csv", products={MODEL: ModelProducts(embeddings=embeddings)}
+    )
     state.object_id = "up-1"
     view = NeighboursView(state=state, catalog_dir=str(indexed))
-    assert "not in the stored index" in view.table()
+    found = view.table()
+    assert found.height == N_NEIGHBOURS
+    assert set(found["object_id"]) <= set(small_catalog.table["object_id"][1::2])
+
+    state.object_id = "up-2"  # added without an embedding
+    assert "was not embedded by tiny-atcat" in view.table()
 
 
 def test_inspector_shows_the_panel_in_its_neighbours_tab(indexed, state, small_catalog):

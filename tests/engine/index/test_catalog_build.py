@@ -17,6 +17,7 @@ from engine.index.catalog_build import (
     add_to_catalog,
     build_catalog,
     neighbours,
+    neighbours_of_vector,
     place_objects,
     read_manifest,
     top_anomalies,
@@ -98,6 +99,15 @@ def test_neighbours_are_the_nearest_others_by_cosine(built, sample_table):
     labels = dict(zip(sample_table["object_id"], sample_table["label"], strict=True))
     assert found["label"].to_list() == [labels[i] for i in found["object_id"]]
     assert found["pred_class"].null_count() == 0
+
+
+def test_neighbours_of_a_new_vector_include_its_twin(built):
+    ids, vectors = embeddings_of(built)
+    found = neighbours_of_vector(built, vectors[7] * 3.0, k=5)  # cosine: the scale is ignored
+    assert found.columns == ["object_id", "distance", "label", "pred_class"]
+    assert found["object_id"][0] == ids[7] and found["distance"][0] == pytest.approx(0, abs=1e-5)
+    others = neighbours(built, ids[7], k=4)["object_id"].to_list()
+    assert found["object_id"].to_list()[1:] == others
 
 
 def test_top_anomalies_rank_by_each_scorer(built):
