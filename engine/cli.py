@@ -341,7 +341,10 @@ def neighbours(
     catalog: Annotated[Path, typer.Argument(help="Catalogue folder (catscope index).")],
     object_id: Annotated[str, typer.Argument(help="Object to find neighbours of.")],
     k: Annotated[int, typer.Option("-k", help="Number of neighbours.")] = 10,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Embedding model.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Embedding model (default: the first classifier)."),
+    ] = None,
 ) -> None:
     """List the k most similar objects in a model's embedding space (cosine distance)."""
     from engine.index.catalog_build import neighbours as find_neighbours
@@ -358,7 +361,10 @@ def anomalies(
         str | None,
         typer.Option(help="gmm_nll, isolation_forest or knn_distance (default gmm_nll)."),
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Embedding model.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Embedding model (default: the first classifier)."),
+    ] = None,
 ) -> None:
     """List the strangest objects of a catalogue by an anomaly scorer (highest score first)."""
     from engine.index.catalog_build import top_anomalies

@@ -361,7 +361,7 @@ def neighbours(
 
     Returns ``object_id, distance`` (cosine distance, 0 = same direction; nearest first),
     ``label`` (null when unknown) and ``pred_class`` (null when the model does not
-    classify). ``model`` defaults to the catalogue's first model.
+    classify). ``model`` defaults to the catalogue's first classifier.
     """
     catalog_dir = Path(catalog_dir)
     name, index = _stored_index(catalog_dir, model)
@@ -410,7 +410,7 @@ def top_anomalies(
     """List the ``n`` strangest objects by ``scorer`` (default :data:`DEFAULT_SCORER`).
 
     Returns ``rank, object_id, score, label, pred_class``, highest score first; ``model``
-    defaults to the catalogue's first model.
+    defaults to the catalogue's first classifier.
     """
     catalog_dir = Path(catalog_dir)
     name, entry = _model_entry(read_manifest(catalog_dir), model)
@@ -452,12 +452,19 @@ def _describe(catalog_dir: Path, model: str, frame: pl.DataFrame) -> pl.DataFram
 
 # -- helpers ---------------------------------------------------------------------------------
 def _model_entry(manifest: dict, model: str | None) -> tuple[str, dict]:
-    """Look up ``model`` (default: the first model) in the manifest: its name and entry."""
+    """Look up ``model`` in the manifest: its name and entry.
+
+    The default is the first model that classifies (its results carry a predicted class), else
+    the first model, as in the app.
+    """
     models = manifest["models"]
     if not models:
         msg = "this catalogue has no models"
         raise ModelNotFoundError(msg)
-    name = next(iter(models)) if model is None else str(model)
+    if model is None:
+        classifiers = [n for n, e in models.items() if "classify" in e.get("capabilities", ())]
+        model = (classifiers or list(models))[0]
+    name = str(model)
     if name not in models:
         msg = f"no model {name!r} in this catalogue; it has {list(models)}"
         raise ModelNotFoundError(msg)

@@ -224,10 +224,12 @@ def test_a_failed_add_leaves_the_catalogue_unchanged(writable, uploads, monkeypa
 
 def test_every_model_family_indexes_a_catalogue(family_dirs, model_dir, sample_table, tmp_path):
     """ATCAT predicts; Astromer 2, Astra-CLR and RTF embed; RTF adds its reconstruction error."""
-    models = [str(model_dir), *family_dirs.values()]
+    models = [*family_dirs.values(), str(model_dir)]
     out = build_catalog(sample_table.head(40), tmp_path / "c", models, progress=False, threads=1)
     manifest = read_manifest(out)
-    assert list(manifest["models"]) == [MODEL, *family_dirs]
+    assert list(manifest["models"]) == [*family_dirs, MODEL]
+    # queries default to the classifier, not to the first model
+    assert top_anomalies(out, n=3)["pred_class"].null_count() == 0
     catalog = Catalog.load(out)
     for name in family_dirs:
         products = catalog.products[name]
