@@ -46,6 +46,15 @@ _TABLE_COLUMNS = ("object_id", "label", "pred_class", "confidence", "x", "y")
 _MAP_OPTS = {"responsive": True, "height": 560, "xaxis": None, "yaxis": None}
 
 
+def _spread(image: hv.Element) -> hv.Element:
+    """Grow isolated pixels into dots up to 4 px wide, so sparse maps stay visible.
+
+    A high threshold keeps spreading until most filled pixels touch: a map of a thousand
+    objects gets readable dots, a million-point map stays as sharp as its density allows.
+    """
+    return dynspread(image, threshold=0.9, max_px=4)
+
+
 class LatentMapView(pn.viewable.Viewer):
     """UMAP scatter of the catalogue, coloured by a chosen column, with selection and export."""
 
@@ -177,11 +186,11 @@ class LatentMapView(pn.viewable.Viewer):
             palette = dict(zip(categories, colorcet.palette["glasbey_category10"], strict=False))
             palette[UNKNOWN] = "#b0b0b0"
             image = datashade(points, aggregator=ds.count_cat(key), color_key=palette)
-            return dynspread(image, threshold=0.6, max_px=4)  # HoloViews adds the legend
+            return _spread(image)  # HoloViews adds the legend
         image = rasterize(points, aggregator=ds.mean(column)).opts(
             cmap="viridis", colorbar=True, clabel=self.colour_by, tools=["hover"]
         )
-        return dynspread(image, threshold=0.6, max_px=4)
+        return _spread(image)
 
     def _points(self, frame: pl.DataFrame, column: str | None) -> hv.Points:
         data = frame.to_pandas()  # datashader takes pandas, not polars

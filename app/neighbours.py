@@ -33,7 +33,7 @@ from engine.index.vectors import VectorIndex
 
 #: neighbours shown per object
 N_NEIGHBOURS = 10
-_THUMB = {"height": 170, "width": 260, "show_legend": False, "toolbar": None}
+_THUMB = {"height": 170, "width": 260}
 
 
 @pn.cache(max_items=512)
@@ -141,9 +141,9 @@ class NeighboursView(pn.viewable.Viewer):
         button = pn.widgets.Button(label=f"Inspect {object_id}", color="light", width=240)
         button.on_click(lambda _: self.state.inspect(object_id))
         points = self.state.catalog.points(object_id)
-        curve = plots.light_curve(points, title=f"{object_id} (d = {row['distance']:.3f})")
+        curve = plots.thumbnail(points, title=f"{object_id} (d = {row['distance']:.3f})", **_THUMB)
         return pn.Column(
-            pn.pane.HoloViews(curve.opts(responsive=False, **_THUMB), linked_axes=False),
+            pn.pane.Bokeh(curve),
             pn.pane.Markdown(
                 f"label **{row['label'] or 'unknown'}** · predicted **{row['pred_class'] or '–'}**",
                 margin=(0, 10),

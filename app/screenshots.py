@@ -46,6 +46,8 @@ INSPECTOR_TABS = {
     "Attention": re.compile("^Layer$"),
     "Continuations": re.compile("^Horizon"),
 }
+#: what the continuations panel says once its paths are drawn
+GENERATED = re.compile(r"^Sampled \d+ futures")
 
 
 def free_port() -> int:
@@ -95,7 +97,7 @@ def capture(url: str, out: Path, *, object_id: str) -> list[Path]:
             generate = page.get_by_role("button", name="Generate")
             if tab == "Continuations" and generate.is_visible():
                 generate.click()
-                page.wait_for_timeout(6000)
+                wait_until_drawn(page, GENERATED, settle_ms=1500)
             shoot(f"inspect-{tab.lower()}")
         browser.close()
     return written

@@ -445,22 +445,27 @@ def child_profile(spec: dict) -> dict:
     profiler.runcall(score_parquet, spec["data"], out, predictor, rows_per_chunk=ROW_GROUP)
     total = time.perf_counter() - started
     stats = pstats.Stats(profiler)
-    wanted = {  # label: (file, function)
-        "read Parquet chunks (iter_tables)": ("infer/streaming.py", "iter_tables"),
-        "pack + scale metadata (Predictor.pack)": ("infer/predictor.py", "pack"),
-        "pad batches (collate)": ("data/batching.py", "collate"),
-        "model forward (ATCAT.forward)": ("atcat/model.py", "forward"),
-        "  of which attention masks (layer_masks)": ("atcat/attention.py", "layer_masks"),
-        "  of which attention (MaskedSelfAttention)": ("atcat/attention.py", "forward"),
-        "write predictions (ParquetWriter.write_table)": ("parquet/core.py", "write_table"),
+    from pyarrow.parquet import ParquetWriter
+
+    from engine.data.batching import collate
+    from engine.infer.predictor import Predictor
+    from engine.models.atcat import ATCAT
+    from engine.models.atcat.attention import MaskedSelfAttention, layer_masks
+
+    wanted = {
+        "read Parquet chunks (iter_tables)": iter_tables,
+        "pack + scale metadata (Predictor.pack)": Predictor.pack,
+        "pad batches (collate)": collate,
+        "model (ATCAT.last_point)": ATCAT.last_point,
+        "  of which attention masks (layer_masks)": layer_masks,
+        "  of which self-attention (MaskedSelfAttention.forward)": MaskedSelfAttention.forward,
+        "write predictions (ParquetWriter.write_table)": ParquetWriter.write_table,
     }
     python = {}
-    for label, (file, function) in wanted.items():
-        # cumulative seconds of the outermost matching function (key: file, line, name)
-        cumulative = [
-            v[3] for k, v in stats.stats.items() if k[0].endswith(file) and k[2] == function
-        ]
-        python[label] = max(cumulative, default=0.0)
+    for label, function in wanted.items():
+        code = function.__code__  # cProfile keys: (file, first line, name)
+        found = stats.stats.get((code.co_filename, code.co_firstlineno, code.co_name))
+        python[label] = found[3] if found else 0.0  # cumulative seconds
     with profile(activities=[ProfilerActivity.CPU]) as torch_profile:
         score_parquet(spec["data"], out, predictor, rows_per_chunk=ROW_GROUP)
     events = sorted(torch_profile.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)

@@ -286,10 +286,12 @@ class Predictor:
         )
         first = packed.time[0]
         samples = np.zeros((n_samples, len(times)), dtype=np.float32)
+        cache = None  # every layer's input tokens so far: each step computes one new row
         for j, (t, wavelength, err) in enumerate(zip(times, wavelengths, errors, strict=True)):
             current = Batch(**seq, metadata=metadata)
             with self.settings.autocast():
-                hidden = self.model(current).hidden[:, -1:]  # (n, 1, d)
+                hidden, cache = self.model.decode_step(current, cache)
+                hidden = hidden[:, None]  # (n, 1, d)
                 query = {
                     "query_time": torch.full((n_samples, 1), t - first, device=device)
                     - current.time[:, -1:],

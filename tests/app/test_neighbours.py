@@ -71,7 +71,9 @@ def test_panel_draws_clickable_thumbnails(indexed, state, small_catalog):
     content.get_root(Document())
     buttons = _buttons(content)
     assert len(buttons) == N_NEIGHBOURS
-    assert len(list(content.select(pn.pane.HoloViews))) == N_NEIGHBOURS
+    assert len(list(content.select(pn.pane.Bokeh))) == N_NEIGHBOURS
+    thumbnail = content.select(pn.pane.Bokeh)[0].object
+    assert any(type(t).__name__ == "SaveTool" for t in thumbnail.toolbar.tools)
     target = buttons[3].label.removeprefix("Inspect ")
     assert target in small_catalog.table["object_id"][1::2].to_list()
     buttons[3].clicks += 1

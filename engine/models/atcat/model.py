@@ -198,6 +198,46 @@ class ATCAT(nn.Module):
         hidden = self.blocks[-1](x, masks[-1], rows=last[:, None])[0][:, 0]  # (B, d)
         return self.class_head(hidden), hidden
 
+    def decode_step(
+        self, batch: Batch, cache: list[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Hidden state (B, d) at the last point of ``batch``, and the cache for the next step.
+
+        For autoregressive generation, where each call appends one point to every object.
+        ``cache`` holds every layer's input tokens for all points but the last (returned by the
+        previous call; ``None`` on the first, which runs the whole sequence). With a cache only
+        the new point is encoded and only its row is computed in each layer: layers are causal,
+        so earlier rows never change. The values equal :meth:`forward` at the last point.
+        Objects must have no padding (every ``batch.mask`` True), as in generation.
+        """
+        if not bool(batch.mask.all()):
+            msg = "decode_step needs objects without padding (every mask True)"
+            raise ValueError(msg)
+        if cache is None:
+            x, masks = self._tokens(batch)
+            cache = []
+            for block, mask in zip(self.blocks, masks, strict=True):
+                cache.append(x)
+                x, _ = block(x, mask)
+            return x[:, -1], cache
+        self._check(batch)
+        masks = layer_masks(
+            batch.time,
+            batch.mask,
+            local_windows=self.config.local_windows,
+            n_layers=self.config.n_layers,
+            with_meta=self.metadata is not None,
+        )
+        newest = [batch.time, batch.flux, batch.flux_err, batch.wavelength]
+        row = self.drop(self.encoder(*(values[:, -1:] for values in newest)))  # (B, 1, d)
+        last = torch.full((row.shape[0], 1), masks[0].shape[-1] - 1, device=row.device)
+        extended = []
+        for block, mask, earlier in zip(self.blocks, masks, cache, strict=True):
+            tokens = torch.cat([earlier, row.to(earlier.dtype)], dim=1)
+            extended.append(tokens)
+            row, _ = block(tokens, mask, rows=last)
+        return row[:, 0], extended
+
     def next_flux_logits(
         self,
         hidden: torch.Tensor,

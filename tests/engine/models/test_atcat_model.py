@@ -157,6 +157,29 @@ def test_last_point_matches_the_full_forward_at_the_last_point(
     torch.testing.assert_close(model.embed(batch), hidden)
 
 
+@pytest.mark.parametrize("n_metadata", [0, 2])
+def test_decode_steps_match_the_full_forward_at_every_new_point(
+    small_config, make_batch, n_metadata
+):
+    names = small_config.metadata_names[:n_metadata]
+    model = ATCAT(replace(small_config, metadata_names=names)).eval()
+    # local windows of 1-10 days over 20 days: the new point's local rows are partial
+    whole = make_batch([12, 12], n_metadata=n_metadata, span=20.0)
+    cache = None
+    for length in range(8, 13):
+        prefix = replace(whole, **{name: getattr(whole, name)[:, :length] for name in
+                                   ("time", "flux", "flux_err", "wavelength", "mask")})  # fmt: skip
+        hidden, cache = model.decode_step(prefix, cache)
+        torch.testing.assert_close(hidden, model(prefix).hidden[:, -1])
+        meta = 1 if n_metadata else 0  # the [META] token
+        assert [c.shape[1] for c in cache] == [length + meta] * small_config.n_layers
+
+
+def test_decode_step_refuses_padding(model, make_batch):
+    with pytest.raises(ValueError, match="without padding"):
+        model.decode_step(make_batch([5, 3], n_metadata=2))
+
+
 def test_block_rows_match_the_full_block(model, make_batch):
     batch = make_batch([8, 5], n_metadata=2)
     tokens, masks = model._tokens(batch)
