@@ -161,14 +161,17 @@ class ATCAT(nn.Module):
                 metadata = self.metadata.missing(x.shape[0], device=x.device)
             meta = self.metadata(metadata).to(x.dtype)  # (B, d)
             x = torch.cat([meta.unsqueeze(1), x], dim=1)  # (B, S, d)
-        masks = layer_masks(
+        return self.drop(x), self._masks(batch)
+
+    def _masks(self, batch: Batch) -> list[torch.Tensor]:
+        """Build the attention mask (B, 1, S, S) of each layer for a batch."""
+        return layer_masks(
             batch.time,
             batch.mask,
             local_windows=self.config.local_windows,
             n_layers=self.config.n_layers,
             with_meta=self.metadata is not None,
         )
-        return self.drop(x), masks
 
     def forward(self, batch: Batch, *, return_attention: bool = False) -> ATCATOutput:
         """Run the transformer over a padded batch (see :class:`ATCATOutput`)."""
@@ -221,13 +224,7 @@ class ATCAT(nn.Module):
                 x, _ = block(x, mask)
             return x[:, -1], cache
         self._check(batch)
-        masks = layer_masks(
-            batch.time,
-            batch.mask,
-            local_windows=self.config.local_windows,
-            n_layers=self.config.n_layers,
-            with_meta=self.metadata is not None,
-        )
+        masks = self._masks(batch)
         newest = [batch.time, batch.flux, batch.flux_err, batch.wavelength]
         row = self.drop(self.encoder(*(values[:, -1:] for values in newest)))  # (B, 1, d)
         last = torch.full((row.shape[0], 1), masks[0].shape[-1] - 1, device=row.device)
