@@ -56,8 +56,7 @@ def test_exact_search_is_cosine_nearest_first(points):
 @pytest.mark.parametrize(("kind", "minimum"), [("hnsw", 0.95), ("ivfpq", 0.5)])
 def test_approximate_kinds_recall_the_exact_neighbours(points, kind, minimum):
     exact = VectorIndex(kind="flat").fit(points).search(points[::20], 10)
-    # 32 4-bit codes for 32-d: the 20 dense clusters need finer codes than the default 16
-    index = VectorIndex(kind=kind, nlist=16, pq_m=32).fit(points)
+    index = VectorIndex(kind=kind, nlist=16).fit(points)
     assert index.kind_ == kind
     assert recall(index.search(points[::20], 10).rows, exact.rows) >= minimum
 
