@@ -23,13 +23,12 @@ from app.state import HIDDEN, AppState
 from engine.catalog import UnknownObjectError
 from engine.errors import CatscopeError
 from engine.index.catalog_build import (
-    EMBEDDINGS_FILE,
     INDEX_FILE,
+    load_index,
     neighbours,
     neighbours_of_vector,
     read_manifest,
 )
-from engine.index.vectors import VectorIndex
 
 #: neighbours shown per object
 N_NEIGHBOURS = 10
@@ -79,14 +78,6 @@ def _stamp(catalog_dir: str, model: str) -> int:
     return (Path(catalog_dir) / model / INDEX_FILE).stat().st_mtime_ns
 
 
-@pn.cache(max_items=4)
-def _index(catalog_dir: str, model: str, stamp: int) -> VectorIndex:
-    """Load the model's FAISS index with its object ids (once per index file version)."""
-    folder = Path(catalog_dir) / model
-    ids = pl.read_parquet(folder / EMBEDDINGS_FILE, columns=["object_id"])["object_id"]
-    return VectorIndex.load(folder / INDEX_FILE, object_ids=ids.to_list())
-
-
 def neighbour_pairs(
     catalog_dir: str, model: str, object_ids: Sequence[str], k: int = N_NEIGHBOURS
 ) -> pl.DataFrame:
@@ -94,7 +85,7 @@ def neighbour_pairs(
 
     Objects the index does not hold (this session's uploads) get no rows.
     """
-    index = _index(str(catalog_dir), model, _stamp(catalog_dir, model))
+    index = load_index(Path(catalog_dir) / model)
     stored = set(index.object_ids_.tolist())
     known = [str(i) for i in object_ids if str(i) in stored]
     if not known:

@@ -45,6 +45,9 @@ INSPECTOR_TABS = {
     "Timeline": re.compile("^Top$"),
     "Attention": re.compile("^Layer$"),
     "Continuations": re.compile("^Horizon"),
+    "Neighbours": re.compile(
+        r"^The \d+ objects nearest|has no neighbours|^Nearest neighbours need|^No neighbours"
+    ),
 }
 #: what the continuations panel says once its paths are drawn
 GENERATED = re.compile(r"^Sampled \d+ futures")

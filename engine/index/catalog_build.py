@@ -31,6 +31,7 @@ error, higher = stranger) gets those as further anomaly columns.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -389,9 +390,28 @@ def neighbours_of_vector(
 def _stored_index(catalog_dir: Path, model: str | None) -> tuple[str, VectorIndex]:
     """Name of ``model`` in the catalogue and its FAISS index, with the object ids."""
     name, _ = _model_entry(read_manifest(catalog_dir), model)
-    folder = catalog_dir / name
-    ids = pl.read_parquet(folder / EMBEDDINGS_FILE, columns=["object_id"])["object_id"]
-    return name, VectorIndex.load(folder / INDEX_FILE, object_ids=ids.to_list())
+    return name, load_index(catalog_dir / name)
+
+
+def load_index(model_dir: str | Path) -> VectorIndex:
+    """Load the FAISS index of one model folder of a catalogue, with its object ids.
+
+    Loaded once per version of its files (a search in the app or a notebook does not re-read
+    a million-vector index); the index is shared, so callers search it and never add to it.
+    """
+    model_dir = Path(model_dir).resolve()
+    files = (model_dir / INDEX_FILE, model_dir / EMBEDDINGS_FILE)
+    return _load_index(model_dir, tuple(f.stat().st_mtime_ns if f.is_file() else 0 for f in files))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_index(model_dir: Path, stamps: tuple[int, ...]) -> VectorIndex:
+    """Read an index and its ids; ``stamps`` (file mtimes) key the cache by file version."""
+    if not (model_dir / INDEX_FILE).is_file():
+        msg = f"{model_dir}: no FAISS index there; build it with 'catscope index'"
+        raise InputError(msg)
+    ids = pl.read_parquet(model_dir / EMBEDDINGS_FILE, columns=["object_id"])["object_id"]
+    return VectorIndex.load(model_dir / INDEX_FILE, object_ids=ids.to_list())
 
 
 def _neighbour_frame(catalog_dir: Path, model: str, found: Neighbours) -> pl.DataFrame:

@@ -11,9 +11,11 @@ kind       used for             what it is
 =========  ===================  ============================================================
 flat       < 100,000 vectors    ``IndexFlatIP``: exact search, no training, ~1 ms per query at
                                 100k x 64 on one core
-hnsw       100,000 - 10M        ``IndexHNSWFlat`` (M = 32, efSearch = 128): graph search,
-                                ~0.2 ms per query, recall@10 > 0.9 on structured embeddings;
-                                the vectors are kept exactly
+hnsw       100,000 - 10M        ``IndexHNSWFlat`` (M = 32, efConstruction = 200, efSearch =
+                                256): graph search, < 1 ms per query; the vectors are kept
+                                exactly. FAISS's default efConstruction of 40 built graphs
+                                with recall@10 of 0.44 on hard (isotropic 64-d) data at 200k
+                                vectors; 200 gave 0.87 at efSearch 128 and 0.98 at 512
 ivfpq      > 10M                ``IVF<nlist>,PQ<d>x4`` (nlist ~ 4 sqrt(N), nprobe = 32, one
                                 4-bit code per dimension): d / 2 bytes a vector (8x smaller
                                 than float32), trained on a sample; approximate distances.
@@ -107,7 +109,7 @@ class VectorIndex:
     ----------
     kind : ``"auto"`` (by size, see the module docstring), ``"flat"``, ``"hnsw"`` or ``"ivfpq"``
     hnsw_m : graph degree of HNSW
-    ef_construction : HNSW build-time beam width (FAISS's default)
+    ef_construction : HNSW build-time beam width (higher = better graph, slower build)
     ef_search : HNSW query-time beam width (higher = better recall, slower)
     nlist : IVF cells; default about 4 sqrt(N), a power of two
     pq_m : PQ codes a vector (must divide d); default d, one per dimension
@@ -121,8 +123,8 @@ class VectorIndex:
         *,
         kind: IndexKind = "auto",
         hnsw_m: int = 32,
-        ef_construction: int = 40,
-        ef_search: int = 128,
+        ef_construction: int = 200,
+        ef_search: int = 256,
         nlist: int | None = None,
         pq_m: int | None = None,
         pq_bits: int = 4,

@@ -16,6 +16,7 @@ from engine.index.anomaly import SCORERS
 from engine.index.catalog_build import (
     add_to_catalog,
     build_catalog,
+    load_index,
     neighbours,
     neighbours_of_vector,
     place_objects,
@@ -174,6 +175,18 @@ def test_uploads_are_placed_without_refitting(built, writable, uploads):
     assert_frame_equal(fresh.umap, placed.umap)
     with pytest.raises(InvalidValueError, match="already in catalogue"):
         add_to_catalog(writable, uploads.head(2))
+
+
+def test_an_index_is_read_once_per_version_of_its_files(writable, uploads):
+    first = load_index(writable / MODEL)
+    assert load_index(writable / MODEL) is first
+    with pytest.raises(UnknownObjectError):
+        first.rows_of([uploads["object_id"][0]])
+    add_to_catalog(writable, uploads, threads=1)
+    again = load_index(writable / MODEL)
+    assert again is not first
+    assert again.ntotal == first.ntotal + 15
+    assert again.rows_of([uploads["object_id"][0]]).tolist() == [first.ntotal]
 
 
 def test_a_catalogue_object_placed_again_lands_near_its_position(built, sample_table):
