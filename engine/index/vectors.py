@@ -12,18 +12,17 @@ kind       used for             what it is
 flat       < 100,000 vectors    ``IndexFlatIP``: exact search, no training, ~1 ms per query at
                                 100k x 64 on one core
 hnsw       100,000 - 10M        ``IndexHNSWFlat`` (M = 32, efConstruction = 200, efSearch =
-                                256): graph search, < 1 ms per query; the vectors are kept
+                                256): graph search, < 1 ms per query, recall@10 1.000 at 1M
+                                x 64-d (``benchmarks/RESULTS.md``); the vectors are kept
                                 exactly. FAISS's default efConstruction of 40 built graphs
-                                with recall@10 of 0.44 on hard (isotropic 64-d) data at 200k
-                                vectors; 200 gave 0.87 at efSearch 128 and 0.98 at 512
+                                with recall@10 of 0.24 on hard (isotropic 64-d) data at 1M
 ivfpq      > 10M                ``IVF<nlist>,PQ<d>x4`` (nlist ~ 4 sqrt(N), nprobe = 32, one
                                 4-bit code per dimension): d / 2 bytes a vector (8x smaller
                                 than float32), trained on a sample; approximate distances.
-                                Recall@10 against exact search is measured in
-                                ``benchmarks/inference.py`` (at 200k x 64-d: 0.87, against
-                                0.63 for half as many codes; nprobe 64 adds nothing, the
-                                codes limit it). 4-bit codes train ~20x faster than 8-bit
-                                ones for the same bytes and recall
+                                Recall@10 against exact search at 1M x 64-d: 0.68-0.78
+                                (``benchmarks/RESULTS.md``); half as many codes gave 0.63
+                                where these gave 0.87 in a 200k test. 4-bit codes train
+                                ~20x faster than 8-bit ones for the same bytes and recall
 =========  ===================  ============================================================
 
 Rows keep the order in which vectors were added; new vectors (uploads) are appended with
