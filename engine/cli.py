@@ -322,17 +322,50 @@ def index(
         typer.Option(help="Add INPUT's objects to the existing catalogue OUT without refitting."),
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing catalogue.")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local, or dask: run the models on a Dask cluster (INPUT is a folder of "
+            "Parquet shards)."
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="With --engine dask: scheduler address (default: a local cluster)."),
+    ] = None,
+    index_kind: Annotated[
+        str,
+        typer.Option(
+            help="FAISS index: auto (exact < 100k, HNSW < 10M, IVF-PQ above), flat, hnsw or ivfpq."
+        ),
+    ] = "auto",
 ) -> None:
-    """Build a catalogue: predictions, embeddings, UMAP map, FAISS index and anomaly scores."""
-    from engine.index.catalog_build import add_to_catalog, build_catalog
+    """Build a catalogue: predictions, embeddings, UMAP map, FAISS index and anomaly scores.
 
-    table = _read_any_table(input)
+    INPUT may be a folder of canonical Parquet shards (read in sorted order).
+    """
+    from engine.index.catalog_build import (
+        add_to_catalog,
+        build_catalog,
+        read_input,
+        read_manifest,
+    )
+
+    if engine not in ("local", "dask"):
+        msg = f"--engine must be 'local' or 'dask', got {engine!r}"
+        raise typer.BadParameter(msg)
+    source = input if input.is_dir() else _read_any_table(input)
     if add:
+        table = read_input(source)
         placed = add_to_catalog(out, table)
         typer.echo(f"added {table.height:,} objects to {out} ({', '.join(placed)})")
         return
-    build_catalog(table, out, models or None, mode="overwrite" if overwrite else "create")
-    typer.echo(f"catalogue of {table.height:,} objects written to {out}")
+    written = build_catalog(
+        source, out, models or None, mode="overwrite" if overwrite else "create",
+        engine=engine, client=scheduler, index_kind=index_kind,
+    )  # fmt: skip
+    n_objects = read_manifest(written)["n_objects"]
+    typer.echo(f"catalogue of {n_objects:,} objects written to {out}")
 
 
 @app.command()

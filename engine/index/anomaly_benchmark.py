@@ -28,7 +28,8 @@ from engine.data.plasticc import EVAL_FOLD
 from engine.data.schema import LABEL_COLUMN, read_table
 from engine.errors import InputError, InvalidValueError
 from engine.index.anomaly import AnomalyScorers
-from engine.index.catalog_build import model_anomaly_scores, resolve_models
+from engine.index.catalog_build import resolve_models
+from engine.index.forward import model_anomaly_scores
 from engine.index.threads import thread_cap
 from engine.infer import InferenceSettings
 from engine.infer.embedders import load_embedder

@@ -37,7 +37,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -58,11 +59,13 @@ from engine.catalog import (
 from engine.data.schema import LABEL_COLUMN, check_table, read_table, write_table
 from engine.errors import InputError, InvalidValueError, ModelNotFoundError
 from engine.index.anomaly import AnomalyScorers
+from engine.index.forward import ForwardProducts, forward_partitioned, forward_products
 from engine.index.threads import thread_cap
 from engine.index.umap_map import UmapMap
-from engine.index.vectors import IndexKind, Neighbours, VectorIndex
+from engine.index.vectors import KINDS, IndexKind, Neighbours, VectorIndex
 from engine.infer import InferenceSettings
 from engine.infer.embedders import Embedder, load_embedder
+from engine.infer.streaming import partition_files
 from engine.models.registry import MODELS_DIR, ModelInfo, available_models, find_model
 
 MANIFEST_FILE = "catalog.json"
@@ -103,12 +106,15 @@ def build_catalog(
     settings: InferenceSettings | None = None,
     models_dir: Path | None = None,
     threads: int | None = None,
+    engine: Literal["local", "dask"] = "local",
+    client=None,
 ) -> Path:
     """Compute every model's products for ``table`` and write the catalogue to ``out_dir``.
 
     Parameters
     ----------
-    table : canonical light-curve table, or the path of its Parquet file
+    table : canonical light-curve table, the path of its Parquet file, or a folder of
+        Parquet shards (``**/*.parquet``, read in sorted order)
     out_dir : catalogue folder to write; built in a sibling temporary folder, then moved
     models : shipped model names or model directories; default every shipped model
     progress : show a progress bar on stderr
@@ -120,9 +126,25 @@ def build_catalog(
     models_dir : where shipped models are looked up (default ``assets/models``)
     threads : cap of the BLAS/OpenMP threads of FAISS, scikit-learn and torch while building
         (``None``: the libraries' defaults); avoids oversubscribing cores they share
+    engine : ``"local"`` runs the models here; ``"dask"`` runs them (the embedding step) on a
+        Dask cluster, one task per shard of the folder ``table``, one model load per worker
+        (:func:`engine.index.forward.forward_partitioned`); FAISS, UMAP and the scorers are
+        then fitted here on the gathered embeddings
+    client : with ``engine="dask"``: a ``distributed.Client``, a scheduler address, or
+        ``None`` for a local cluster
     """
     started = time.perf_counter()
-    table = read_table(table) if isinstance(table, str | Path) else check_table(table)
+    if engine not in ("local", "dask"):
+        msg = f"engine must be 'local' or 'dask', got {engine!r}"
+        raise InvalidValueError(msg)
+    if index_kind not in KINDS:
+        msg = f"index kind must be one of {', '.join(KINDS)}, got {index_kind!r}"
+        raise InvalidValueError(msg)
+    shards = Path(table) if isinstance(table, str | Path) and Path(table).is_dir() else None
+    if engine == "dask" and shards is None:
+        msg = "the dask engine reads a folder of Parquet shards; got a single table"
+        raise InputError(msg)
+    table = read_input(table)
     _check_ids(table, "the input table")
     if table.height < MIN_OBJECTS:
         msg = f"a catalogue needs at least {MIN_OBJECTS} objects, got {table.height}"
@@ -135,9 +157,10 @@ def build_catalog(
     shutil.rmtree(building, ignore_errors=True)  # left by a build that was killed
     building.mkdir(parents=True)
     try:
-        entries = _build_models(
-            table, building, infos, index_kind, settings, models_dir, progress, threads
-        )
+        with _forward_runner(engine, shards, building, settings, models_dir, client) as forward:
+            entries = _build_models(
+                table, building, infos, index_kind, forward, progress, threads, models_dir
+            )
         manifest = {
             "format": FORMAT_VERSION,
             "built": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -157,32 +180,82 @@ def build_catalog(
     return out_dir
 
 
+def read_input(table: pl.DataFrame | str | Path) -> pl.DataFrame:
+    """Read ``table`` (a frame, a Parquet file or a folder of shards) as one canonical table."""
+    if isinstance(table, pl.DataFrame):
+        return check_table(table)
+    path = Path(table)
+    if not path.is_dir():
+        return read_table(path)
+    parts = [read_table(file) for file in partition_files(path)]
+    try:
+        return check_table(pl.concat(parts, how="vertical"))
+    except pl.exceptions.SchemaError as exc:
+        msg = f"{path}: the shards do not share one set of columns ({exc})"
+        raise InputError(msg) from exc
+
+
+#: ``forward(model_info, table) -> ForwardProducts``: how a build runs its models
+Forward = Callable[[ModelInfo, pl.DataFrame], ForwardProducts]
+
+
+@contextmanager
+def _forward_runner(
+    engine: str,
+    shards: Path | None,
+    building: Path,
+    settings: InferenceSettings,
+    models_dir: Path | None,
+    client,
+) -> Iterator[Forward]:
+    """Yield the function that computes a model's products: here, or on one Dask client."""
+    if engine == "local":
+
+        def local(info: ModelInfo, table: pl.DataFrame) -> ForwardProducts:
+            return forward_products(load_embedder(info.path, settings=settings), table)
+
+        yield local
+        return
+    from engine.infer.distributed import connect  # needs the "scale" extra
+
+    with connect(client) as dask_client:
+
+        def on_dask(info: ModelInfo, table: pl.DataFrame) -> ForwardProducts:
+            return forward_partitioned(
+                shards, building / f".forward-{info.name}", info.path, client=dask_client,
+                settings=settings, models_dir=models_dir,
+            )  # fmt: skip
+
+        yield on_dask
+
+
 def _build_models(
     table: pl.DataFrame,
     folder: Path,
     infos: list[ModelInfo],
     index_kind: IndexKind,
-    settings: InferenceSettings,
-    models_dir: Path | None,
+    forward: Forward,
     progress: bool,
     threads: int | None,
+    models_dir: Path | None,
 ) -> dict[str, dict]:
     """Write the objects and every model's products into ``folder``; returns their entries."""
     entries = {}
+    ids = table["object_id"].to_numpy()
     bar = tqdm(total=len(_STAGES) * len(infos), desc="catalogue", disable=not progress, unit="step")
     with thread_cap(threads), bar:
         write_table(table, folder / OBJECTS_FILE)
         for info in infos:
             (folder / info.name).mkdir()
-            embedder = load_embedder(info.path, settings=settings)
             entry = _build_model(
-                embedder,
-                table,
+                lambda info=info: forward(info, table),
+                ids,
                 folder / info.name,
                 index_kind,
                 lambda stage, n=info.name: _step(bar, n, stage),
             )
-            entries[info.name] = entry | _model_source(info, models_dir)
+            described = {"family": info.family, "capabilities": sorted(info.capabilities)}
+            entries[info.name] = described | entry | _model_source(info, models_dir)
     return entries
 
 
@@ -192,14 +265,17 @@ def _step(bar: tqdm, model: str, stage: str) -> None:
 
 
 def _build_model(
-    embedder: Embedder,
-    table: pl.DataFrame,
+    forward: Callable[[], ForwardProducts],
+    ids: np.ndarray,
     folder: Path,
     index_kind: IndexKind,
     step: Callable[[str], None],
 ) -> dict:
-    """Write one model's products into ``folder``; returns its manifest entry."""
-    ids = table["object_id"].to_numpy()
+    """Write one model's products into ``folder``; returns its manifest entry.
+
+    ``forward()`` computes the model's per-object outputs for the objects ``ids`` (here or
+    on a Dask cluster); they must come back in that order.
+    """
     seconds = {}
     clock = time.perf_counter()
 
@@ -209,10 +285,14 @@ def _build_model(
         clock = time.perf_counter()
         step(stage)
 
-    embeddings, predictions = embed_and_predict(embedder, table)
+    products = forward()
+    if not np.array_equal(products.object_id.astype(str), ids.astype(str)):
+        msg = "the model's outputs do not list the catalogue's objects in its order"
+        raise InputError(msg)
+    embeddings = products.embeddings
     _embeddings_frame(ids, embeddings).write_parquet(folder / EMBEDDINGS_FILE)
-    if predictions is not None:
-        predictions.write_parquet(folder / PREDICTIONS_FILE)
+    if products.predictions is not None:
+        products.predictions.write_parquet(folder / PREDICTIONS_FILE)
     lap("embed")
     index = VectorIndex(kind=index_kind).fit(embeddings, ids)
     index.save(folder / INDEX_FILE)
@@ -223,14 +303,10 @@ def _build_model(
     lap("umap")
     scorers = AnomalyScorers().fit(embeddings, neighbours=index)
     scorers.save(folder, reference="external")
-    scores = scorers.score(
-        embeddings, self_rows=np.arange(len(ids)), extra=model_anomaly_scores(embedder, table)
-    )
+    scores = scorers.score(embeddings, self_rows=np.arange(len(ids)), extra=products.scores)
     _anomaly_frame(ids, scores).write_parquet(folder / ANOMALY_FILE)
     lap("anomaly")
     return {
-        "family": embedder.info.family,
-        "capabilities": sorted(embedder.info.capabilities),
         "dim": int(embeddings.shape[1]),
         "n_reference": len(ids),
         "n_objects": len(ids),
@@ -272,18 +348,17 @@ def place_objects(
             entry = manifest["models"][name]
             folder = catalog_dir / name
             embedder = _catalogue_embedder(name, entry, settings, models_dir)
-            embeddings, predictions = embed_and_predict(embedder, table)
+            products = forward_products(embedder, table)
+            embeddings = products.embeddings
             index = VectorIndex.load(folder / INDEX_FILE)
             fitted = {"neighbours": index, "reference": _reference(folder, entry["n_reference"])}
             xy = UmapMap.load(folder, **fitted).transform(embeddings)
-            scores = AnomalyScorers.load(folder, **fitted).score(
-                embeddings, extra=model_anomaly_scores(embedder, table)
-            )
+            scores = AnomalyScorers.load(folder, **fitted).score(embeddings, extra=products.scores)
             placements[name] = ModelPlacement(
                 embeddings=embeddings,
                 umap=_umap_frame(ids, xy),
                 anomaly=_anomaly_frame(ids, scores),
-                predictions=predictions,
+                predictions=products.predictions,
             )
     return placements
 
@@ -541,26 +616,6 @@ def _catalogue_embedder(
         )
         raise InputError(msg)
     return load_embedder(info.path, settings=settings)
-
-
-def embed_and_predict(
-    embedder: Embedder, table: pl.DataFrame
-) -> tuple[np.ndarray, pl.DataFrame | None]:
-    """Embeddings of ``table`` and, from models that classify, predictions (one pass)."""
-    if embedder.info.can("classify"):
-        predictions, embeddings = embedder.predict_and_embed(table)
-        return embeddings, predictions
-    return embedder.embed(table), None
-
-
-def model_anomaly_scores(embedder: Embedder, table: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Per-object anomaly scores the model computes itself (see the module docstring).
-
-    An embedder offering ``anomaly_scores(table) -> dict[str, (N,) array]`` (higher =
-    stranger, e.g. RTF's reconstruction error) contributes them; others contribute none.
-    """
-    scores = getattr(embedder, "anomaly_scores", None)
-    return dict(scores(table)) if callable(scores) else {}
 
 
 def _check_ids(table: pl.DataFrame, what: str) -> None:

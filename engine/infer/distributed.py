@@ -5,7 +5,8 @@ Two kinds of input:
 - a folder of canonical Parquet files (``**/*.parquet``, e.g. the shards of a survey): one task
   per file, each streamed through the fast path (:mod:`engine.infer.streaming`), one output
   file per input file under the same relative path (:func:`score_partitioned`,
-  :func:`embed_partitioned`);
+  :func:`embed_partitioned`, and any per-file function with :func:`run_partitioned`, e.g. a
+  catalogue's embedding step in :mod:`engine.index.forward`);
 - an LSDB/HATS catalogue whose light curves are a nested column (the Rubin community's format;
   needs ``pip install lsdb``): each HEALPix partition is flattened to observations, read with
   catscope's column detection (:func:`engine.data.readers.long.long_from_frame`) and scored;
@@ -20,6 +21,7 @@ e.g. on a shared file system)::
     dask scheduler                                   # prints tcp://HOST:8786
     dask worker tcp://HOST:8786 --nworkers 4 --nthreads 1     # on each machine
     catscope score /data/shards --out /data/scored --engine dask --scheduler tcp://HOST:8786
+    catscope index /data/shards --out /data/catalog --engine dask --scheduler tcp://HOST:8786
 
 Keep ``--nthreads 1``: torch's thread count is per process, so two tasks running at once in one
 worker would share and oversubscribe it; use more worker processes instead, or one worker per
@@ -46,11 +48,17 @@ from engine.errors import CatscopeError, InputError
 from engine.infer.batches import InferenceSettings, physical_cores
 from engine.infer.embedders import Embedder, load_embedder
 from engine.infer.predictor import Predictor, load_predictor
-from engine.infer.streaming import DEFAULT_ROWS_PER_CHUNK, embed_parquet, score_parquet
+from engine.infer.streaming import (
+    DEFAULT_ROWS_PER_CHUNK,
+    embed_parquet,
+    partition_files,
+    score_parquet,
+)
 from engine.models.registry import find_model
 
 Task = Literal["score", "embed"]
-_RUNNERS: dict[str, Callable[..., int]] = {"score": score_parquet, "embed": embed_parquet}
+#: ``runner(source, target, model, *, rows_per_chunk) -> objects written``: one file's work
+FileRunner = Callable[..., int]
 PLUGIN_NAME = "catscope-predictor"
 
 
@@ -139,37 +147,35 @@ def predictor_on_workers(
 
 
 # -- folders of Parquet files ----------------------------------------------------------------
-def _run_file(task: Task, source: str, target: str, plugin: str, rows_per_chunk: int) -> dict:
-    """Score or embed one input file on a worker; returns what was written."""
+def _run_file(
+    runner: FileRunner, source: str, target: str, plugin: str, rows_per_chunk: int
+) -> dict:
+    """Run ``runner`` on one input file on a worker; returns what was written."""
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    n = _RUNNERS[task](source, target, worker_predictor(plugin), rows_per_chunk=rows_per_chunk)
+    n = runner(source, target, worker_predictor(plugin), rows_per_chunk=rows_per_chunk)
     return {"input": source, "output": target, "n_objects": n, "worker": get_worker().address}
 
 
-def partition_files(input_dir: str | Path) -> list[Path]:
-    """Return the Parquet files under ``input_dir`` (recursively), in sorted order."""
-    input_dir = Path(input_dir)
-    if not input_dir.is_dir():
-        msg = f"{input_dir}: not a folder; --engine dask takes a folder of Parquet files"
-        raise InputError(msg)
-    files = sorted(input_dir.rglob("*.parquet"))
-    if not files:
-        msg = f"{input_dir}: no *.parquet files in this folder or below it"
-        raise InputError(msg)
-    return files
-
-
-def _run_partitioned(
-    task: Task,
+def run_partitioned(
+    runner: FileRunner,
     input_dir: str | Path,
     out_dir: str | Path,
     model: str | Path,
     *,
-    client: Client | str | None,
-    settings: InferenceSettings | None,
-    models_dir: Path | None,
-    rows_per_chunk: int,
+    task: Task = "embed",
+    client: Client | str | None = None,
+    settings: InferenceSettings | None = None,
+    models_dir: Path | None = None,
+    rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
 ) -> pl.DataFrame:
+    """Run ``runner`` on every Parquet file under ``input_dir``, one Dask task a file.
+
+    ``runner(source, target, model, rows_per_chunk=...)`` is a module-level function (tasks
+    carry it by reference) that writes ``target`` from ``source`` with the model the workers
+    loaded for ``task`` (``"score"``: an ATCAT predictor; ``"embed"``: any family's embedder).
+    Targets keep the inputs' relative paths under ``out_dir``. Returns one row per file, in
+    sorted file order: ``input, output, n_objects, worker``.
+    """
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     files = partition_files(input_dir)
     if out_dir.resolve() == input_dir.resolve():
@@ -181,7 +187,7 @@ def _run_partitioned(
         with predictor_on_workers(dask_client, model, settings, models_dir, task) as plugin:
             futures = [
                 dask_client.submit(
-                    _run_file, task, str(f), str(t), plugin, rows_per_chunk, pure=False
+                    _run_file, runner, str(f), str(t), plugin, rows_per_chunk, pure=False
                 )
                 for f, t in zip(files, targets, strict=True)
             ]
@@ -205,9 +211,9 @@ def score_partitioned(
     path. ``settings`` default to :meth:`InferenceSettings.fast` with the workers' threads.
     Returns one row per file: ``input, output, n_objects, worker``.
     """
-    return _run_partitioned(
-        "score", input_dir, out_dir, model, client=client, settings=settings,
-        models_dir=models_dir, rows_per_chunk=rows_per_chunk,
+    return run_partitioned(
+        score_parquet, input_dir, out_dir, model, task="score", client=client,
+        settings=settings, models_dir=models_dir, rows_per_chunk=rows_per_chunk,
     )  # fmt: skip
 
 
@@ -227,9 +233,9 @@ def embed_partitioned(
     ``object_id, embedding`` (see :func:`engine.infer.streaming.embedding_frame`); as
     :func:`score_partitioned` otherwise.
     """
-    return _run_partitioned(
-        "embed", input_dir, out_dir, model, client=client, settings=settings,
-        models_dir=models_dir, rows_per_chunk=rows_per_chunk,
+    return run_partitioned(
+        embed_parquet, input_dir, out_dir, model, task="embed", client=client,
+        settings=settings, models_dir=models_dir, rows_per_chunk=rows_per_chunk,
     )  # fmt: skip
 
 

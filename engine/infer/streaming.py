@@ -62,6 +62,19 @@ def iter_tables(
         yield check_table(pl.from_arrow(batch))
 
 
+def partition_files(input_dir: str | Path) -> list[Path]:
+    """Return the Parquet files under ``input_dir`` (recursively), in sorted order."""
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        msg = f"{input_dir}: not a folder; expected a folder of Parquet files"
+        raise InputError(msg)
+    files = sorted(input_dir.rglob("*.parquet"))
+    if not files:
+        msg = f"{input_dir}: no *.parquet files in this folder or below it"
+        raise InputError(msg)
+    return files
+
+
 def stream_parquet(
     path: str | Path,
     out_path: str | Path,

@@ -80,6 +80,32 @@ def test_score_unknown_model_is_clear(tmp_path):
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "sample_data" / "catalog"
 
 
+def test_index_a_folder_of_shards_then_add_objects(tmp_path, model_dir, sample_table):
+    shards, out = tmp_path / "shards", tmp_path / "catalog"
+    (shards / "south").mkdir(parents=True)
+    sample_table.slice(0, 12).write_parquet(shards / "a.parquet")
+    sample_table.slice(12, 12).write_parquet(shards / "south" / "b.parquet")
+    model = ["--models", str(model_dir)]
+    result = runner.invoke(app, ["index", str(shards), "--out", str(out), *model])
+    assert result.exit_code == 0, result.output
+    assert "catalogue of 24 objects" in result.output
+    assert read_table(out / "objects.parquet")["object_id"].to_list() == (
+        sample_table.head(24)["object_id"].to_list()
+    )
+    new = tmp_path / "new.parquet"
+    sample_table.slice(24, 3).drop("label").write_parquet(new)
+    result = runner.invoke(app, ["index", str(new), "--out", str(out), "--add"])
+    assert result.exit_code == 0, result.output
+    assert "added 3 objects" in result.output
+    elsewhere = [str(new), "--out", str(tmp_path / "x"), *model]
+    result = runner.invoke(app, ["index", *elsewhere, "--engine", "spark"])
+    assert result.exit_code != 0 and "--engine must be 'local' or 'dask'" in result.output
+    result = runner.invoke(app, ["index", *elsewhere, "--index-kind", "annoy"])
+    assert result.exit_code == 2 and "index kind must be one of auto, flat" in result.output
+    result = runner.invoke(app, ["index", *elsewhere, "--engine", "dask"])
+    assert result.exit_code == 2 and "folder of Parquet shards" in result.output
+
+
 def test_neighbours_and_anomalies_on_the_shipped_catalogue():
     result = runner.invoke(app, ["neighbours", str(SAMPLE_CATALOG), "615", "-k", "3"])
     assert result.exit_code == 0, result.output

@@ -9,8 +9,9 @@ from polars.testing import assert_frame_equal
 
 distributed = pytest.importorskip("distributed")  # the "scale" extra
 
-from engine.data.schema import write_table  # noqa: E402
+from engine.data.schema import read_table, write_table  # noqa: E402
 from engine.errors import CatscopeError, InputError  # noqa: E402
+from engine.index.catalog_build import build_catalog  # noqa: E402
 from engine.infer import InferenceSettings  # noqa: E402
 from engine.infer.distributed import (  # noqa: E402
     embed_partitioned,
@@ -119,6 +120,33 @@ def test_bad_folders_are_input_errors(client, model_dir, shards, tmp_path):
         score_partitioned(root, root, model_dir, client=client)
     with pytest.raises(InputError, match="not a folder"):
         score_partitioned(tmp_path / "nope", tmp_path / "out", model_dir, client=client)
+
+
+# -- catalogue builds -----------------------------------------------------------------------
+def test_catalogue_built_on_dask_matches_the_local_build(
+    client, model_dir, family_dirs, table, shards, tmp_path
+):
+    root, _ = shards
+    models = [str(model_dir), family_dirs["tiny-rtf"]]  # a classifier, and a model's own scores
+    options = {"progress": False, "settings": FP32, "threads": 1}
+    local = build_catalog(table, tmp_path / "local", models, **options)
+    dask = {"engine": "dask", "client": client}
+    on_dask = build_catalog(root, tmp_path / "dask", models, **dask, **options)
+    assert_frame_equal(read_table(on_dask / "objects.parquet"), table)
+    for model in ("tiny-atcat", "tiny-rtf"):
+        for name in ("embeddings.parquet", "predictions.parquet", "anomaly.parquet"):
+            if (local / model / name).exists() or (on_dask / model / name).exists():
+                assert_frame_equal(
+                    pl.read_parquet(on_dask / model / name),
+                    pl.read_parquet(local / model / name),
+                    rel_tol=1e-3,
+                    abs_tol=1e-4,
+                )
+    errors = pl.read_parquet(on_dask / "tiny-rtf" / "anomaly.parquet")["reconstruction_error"]
+    assert errors.min() > 0
+    assert not list(on_dask.glob(".forward-*"))  # the per-shard frames were cleaned up
+    with pytest.raises(InputError, match="folder of Parquet shards"):
+        build_catalog(table, tmp_path / "x", models, **dask, **options)
 
 
 # -- LSDB / HATS -----------------------------------------------------------------------------
