@@ -32,7 +32,10 @@ from engine.index.catalog_build import (
 
 #: neighbours shown per object
 N_NEIGHBOURS = 10
-_THUMB = {"height": 170, "width": 260}
+_THUMB = {"height": 160, "width": 220}
+#: thumbnails a row: five fit a 1280-pixel screen. A grid, not a FlexBox: in the inspector's
+#: tabs a FlexBox left Bokeh figures laid out with a 0 x 0 plot area (Panel 1.9, Bokeh 3.9)
+_COLUMNS = 5
 
 
 @pn.cache(max_items=512)
@@ -129,7 +132,9 @@ class NeighboursView(pn.viewable.Viewer):
     def _card(self, row: dict) -> pn.Column:
         """Small light curve of one neighbour, its classes and distance, and an inspect button."""
         object_id = row["object_id"]
-        button = pn.widgets.Button(label=f"Inspect {object_id}", color="light", width=240)
+        button = pn.widgets.Button(
+            label=f"Inspect {object_id}", color="light", width=_THUMB["width"] - 20
+        )
         button.on_click(lambda _: self.state.inspect(object_id))
         points = self.state.catalog.points(object_id)
         curve = plots.thumbnail(points, title=f"{object_id} (d = {row['distance']:.3f})", **_THUMB)
@@ -140,7 +145,7 @@ class NeighboursView(pn.viewable.Viewer):
                 margin=(0, 10),
             ),
             button,
-            width=270,
+            width=_THUMB["width"] + 10,
         )
 
     @param.depends("shown", "catalog_dir", "state.object_id", "state.model", "state.catalog")
@@ -156,7 +161,7 @@ class NeighboursView(pn.viewable.Viewer):
                 f"The {len(cards)} objects nearest to {self.state.object_id} in the embedding "
                 f"of model *{self.state.model}* (cosine distance d). Click one to inspect it."
             ),
-            pn.FlexBox(*cards, sizing_mode="stretch_width"),
+            pn.GridBox(*cards, ncols=_COLUMNS),
             sizing_mode="stretch_width",
         )
 

@@ -161,6 +161,8 @@ def thumbnail(points: pl.DataFrame, *, title: str, width: int, height: int) -> B
     fig.toolbar.autohide = True  # the PNG save button shows on hover
     fig.scatter("time", "flux", source=source, color="colour", fill_alpha="fill", size=4)
     fig.xaxis.axis_label = "time (MJD)"
+    fig.xaxis.ticker.desired_num_ticks = 3  # five-digit MJDs overlap at thumbnail size
+    fig.yaxis.ticker.desired_num_ticks = 4
     fig.title.text_font_size = "9pt"
     return fig
 

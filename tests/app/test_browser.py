@@ -178,3 +178,42 @@ def test_map_box_selection_fills_the_table_and_a_click_inspects(page, served_map
     clicked = page.url.rsplit("object=", 1)[-1]
     page.get_by_text(re.compile(rf"^Object {clicked}\b")).first.wait_for()
     assert errors == []
+
+
+#: (title, plot-area width, height) of every Bokeh figure on the page
+_FIGURE_FRAMES = """() => {
+  const found = [], seen = new Set();
+  const walk = (view) => {
+    if (!view || seen.has(view)) return;
+    seen.add(view);
+    if (view.model?.type === "Figure") {
+      found.push([view.model.title?.text ?? "", view.frame.bbox.width, view.frame.bbox.height]);
+    }
+    for (const child of view.child_views ?? []) walk(child);
+  };
+  for (const root of Bokeh.index.roots) walk(root);
+  return found;
+}"""
+
+
+@pytest.fixture(scope="module")
+def served_shipped(serve_panel, tmp_path_factory):
+    """URL of the app on the shipped catalogue and models (it has FAISS indexes)."""
+    from app.main import DEFAULT_CATALOG
+
+    labels = tmp_path_factory.mktemp("shipped") / "labels.db"
+    return serve_panel(lambda: create_app(DEFAULT_CATALOG, None, labels))
+
+
+def test_neighbour_thumbnails_are_drawn(page, served_shipped, errors):
+    page.goto(f"{served_shipped}/?object=615")
+    wait_until_drawn(page, "Best period")
+    page.get_by_text("Neighbours", exact=True).first.click()
+    page.get_by_text(re.compile(r"^The 10 objects nearest to 615")).first.wait_for()
+    page.get_by_role("button", name=re.compile(r"^Inspect ")).nth(9).wait_for()
+    page.wait_for_timeout(1000)  # let Bokeh lay the figures out
+    thumbnails = [f for f in page.evaluate(_FIGURE_FRAMES) if "(d = " in f[0]]
+    assert len(thumbnails) == 10
+    # each has a real plot area (a FlexBox once left them 0 x 0: axes piled in a corner)
+    assert all(width > 100 and height > 50 for _, width, height in thumbnails), thumbnails
+    assert errors == []
