@@ -39,11 +39,10 @@ def add_meta_token(points: torch.Tensor, *, points_see_meta: bool) -> torch.Tens
 
     [META] attends only to itself; points attend to it when ``points_see_meta``.
     """
-    b, n, _ = points.shape
-    meta_row = torch.zeros(b, 1, n + 1, dtype=torch.bool, device=points.device)
-    meta_row[:, :, 0] = True
-    meta_column = torch.full((b, n, 1), points_see_meta, dtype=torch.bool, device=points.device)
-    return torch.cat([meta_row, torch.cat([meta_column, points], dim=2)], dim=1)
+    extended = F.pad(points, (1, 0, 1, 0), value=points_see_meta)  # new first row and column
+    extended[:, 0] = False
+    extended[:, 0, 0] = True
+    return extended
 
 
 def layer_masks(
@@ -54,16 +53,23 @@ def layer_masks(
     n_layers: int,
     with_meta: bool,
 ) -> list[torch.Tensor]:
-    """Build one (B, 1, S, S) mask per layer: local layers first, then the shared global one."""
+    """Build one (B, 1, S, S) mask per layer: local layers first, then the shared global one.
 
-    def build(window: float | None) -> torch.Tensor:
-        points = point_mask(time, mask, window=window)
+    The causal mask and the time gaps are computed once for every layer (the same values as
+    :func:`point_mask` per window: the diagonal has gap 0, so it stays allowed).
+    """
+    causal = point_mask(time, mask, window=None)
+
+    def finish(points: torch.Tensor, *, see_meta: bool) -> torch.Tensor:
         if with_meta:
-            points = add_meta_token(points, points_see_meta=window is None)
+            points = add_meta_token(points, points_see_meta=see_meta)
         return points.unsqueeze(1)  # (B, 1, S, S), broadcast over heads
 
-    global_mask = build(None)
-    local = [build(w) for w in local_windows]
+    local = []
+    if local_windows:
+        gap = (time[:, :, None] - time[:, None, :]).abs()  # (B, T, T)
+        local = [finish(causal & (gap <= w), see_meta=False) for w in local_windows]
+    global_mask = finish(causal, see_meta=True)
     return local + [global_mask] * (n_layers - len(local_windows))
 
 

@@ -62,6 +62,20 @@ def test_layer_masks_order_local_then_global():
     assert masks[3][0, 0, 5, 1]
 
 
+def test_layer_masks_equal_each_windows_own_point_mask():
+    torch.manual_seed(0)
+    time = torch.sort(torch.rand(8, 40) * 30, dim=1).values
+    valid = torch.rand(8, 40) > 0.2
+    windows = (0.5, 3.0)
+    for with_meta in (False, True):
+        masks = layer_masks(time, valid, local_windows=windows, n_layers=4, with_meta=with_meta)
+        for layer, window in enumerate((*windows, None, None)):
+            expected = point_mask(time, valid, window=window)
+            if with_meta:
+                expected = add_meta_token(expected, points_see_meta=window is None)
+            assert torch.equal(masks[layer][:, 0], expected)
+
+
 def test_explicit_weights_match_sdpa_and_vanish_where_masked():
     attention = MaskedSelfAttention(16, n_heads=2, head_dim=8, dropout=0.0)
     x = torch.randn(1, 5, 16)
