@@ -20,6 +20,11 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def time_gaps(time: torch.Tensor) -> torch.Tensor:
+    """Absolute time differences (B, T, T) in days between every pair of points."""
+    return (time[:, :, None] - time[:, None, :]).abs()
+
+
 def point_mask(time: torch.Tensor, mask: torch.Tensor, *, window: float | None) -> torch.Tensor:
     """Point-to-point mask (B, T, T) from times (B, T) in days and validity (B, T).
 
@@ -29,8 +34,7 @@ def point_mask(time: torch.Tensor, mask: torch.Tensor, *, window: float | None) 
     index = torch.arange(n, device=time.device)
     allowed = (index[None, :] <= index[:, None]) & mask[:, None, :]  # (T, T) & (B, 1, T)
     if window is not None:
-        gap = (time[:, :, None] - time[:, None, :]).abs()  # (B, T, T)
-        allowed = allowed & (gap <= window)
+        allowed = allowed & (time_gaps(time) <= window)
     return allowed | torch.eye(n, dtype=torch.bool, device=time.device)
 
 
@@ -67,7 +71,7 @@ def layer_masks(
 
     local = []
     if local_windows:
-        gap = (time[:, :, None] - time[:, None, :]).abs()  # (B, T, T)
+        gap = time_gaps(time)
         local = [finish(causal & (gap <= w), see_meta=False) for w in local_windows]
     global_mask = finish(causal, see_meta=True)
     return local + [global_mask] * (n_layers - len(local_windows))
