@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from engine.data.photometry import FLUX_KIND_COLUMN, subtract_band_reference
 from engine.data.schema import LABEL_COLUMN, check_table
 
 
@@ -42,7 +43,12 @@ class PackedLightCurves:
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> PackedLightCurves:
-        """Pack a canonical table (see :mod:`engine.data.schema`)."""
+        """Pack a canonical table (see :mod:`engine.data.schema`) as every model reads it.
+
+        Objects whose :data:`~engine.data.photometry.FLUX_KIND_COLUMN` is ``"total"`` get their
+        per-band reference level subtracted here, the one door to every model
+        (:func:`~engine.data.photometry.subtract_band_reference`).
+        """
         frame = check_table(frame)
         lengths = frame["time"].list.len().to_numpy().astype(np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
@@ -57,7 +63,7 @@ class PackedLightCurves:
                 continue
             if dtype.is_numeric() or dtype == pl.Boolean:
                 meta[name] = frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        return cls(
+        packed = cls(
             object_id=frame["object_id"].to_numpy().astype(str),
             offsets=offsets,
             time=flat("time", np.float64) if n_points else np.zeros(0),
@@ -70,6 +76,10 @@ class PackedLightCurves:
             else None,
             metadata=meta,
         )
+        if FLUX_KIND_COLUMN not in frame.columns:
+            return packed
+        total = (frame[FLUX_KIND_COLUMN] == "total").fill_null(False).to_numpy()
+        return subtract_band_reference(packed, total)
 
     def __len__(self) -> int:
         return len(self.object_id)
