@@ -158,6 +158,9 @@ class TrainConfig:
     model : the family's hyperparameters (``class_names`` and ``metadata_names`` come from
         the data); default: the family's defaults
     loss : the family's loss config; default: its defaults
+    init_from : model folder (e.g. a shipped model) whose weights start the run instead of a
+        random initialisation, for fine-tuning; it must be of the same family and shape.
+        Empty: random initialisation
     """
 
     name: str
@@ -178,6 +181,7 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     loss: Any = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         self._check_family()

@@ -122,6 +122,20 @@ def _check_resumable(stored: dict, current: dict, path: Path) -> None:
         raise InputError(msg)
 
 
+def _load_initial_weights(model: nn.Module, source: str) -> None:
+    """Copy the weights of the model folder ``source`` into ``model`` (``init_from``)."""
+    try:
+        weights = load_model(source).state_dict()
+        model.load_state_dict(weights)
+    except (RuntimeError, CatscopeError, OSError) as exc:
+        msg = (
+            f"init_from={source!r}: cannot start from that model's weights ({exc}); it must be "
+            "a model folder of the same family, shape, classes and metadata"
+        )
+        raise InputError(msg) from exc
+    logger.info("starting from the weights of %s", source)
+
+
 def _start(config: TrainConfig, data: TrainingData, device: torch.device, resume: bool):
     """Model, optimizer, scheduler and progress: from the run's checkpoint or fresh."""
     run_dir = config.checkpoint_dir
@@ -137,7 +151,10 @@ def _start(config: TrainConfig, data: TrainingData, device: torch.device, resume
         logger.info("resuming %s from step %d", config.name, state.step)
         return model, optimizer, scheduler, state
     shutil.rmtree(run_dir, ignore_errors=True)
-    model = build_model(config, data).to(device).train()
+    model = build_model(config, data)
+    if config.init_from:
+        _load_initial_weights(model, config.init_from)
+    model = model.to(device).train()
     optimizer = make_optimizer(model, config)
     return model, optimizer, make_scheduler(optimizer, config), RunState()
 

@@ -115,3 +115,25 @@ def test_resume_refuses_a_changed_config(dataset, tmp_path):
         trainer.run(changed, resume=True)
     # a fresh start with the new config is allowed
     assert trainer.run(changed, resume=False).is_dir()
+
+
+def test_init_from_starts_from_a_models_weights(dataset, tmp_path):
+    first = trainer.run(_config(dataset, tmp_path, "first"), resume=False)
+    # lr ~ 0: a run started from `first` keeps its weights; one started at random does not
+    tuned = _config(dataset, tmp_path, "tuned", init_from=str(first), optimizer={"lr": 1e-12})
+    start = load_model(first).state_dict()
+    after = load_model(trainer.run(tuned, resume=False)).state_dict()
+    assert all(torch.allclose(start[k].float(), after[k].float(), atol=1e-6) for k in start)
+    fresh = load_model(
+        trainer.run(_config(dataset, tmp_path, "fresh", seed=1, optimizer={"lr": 1e-12}))
+    ).state_dict()
+    assert not all(torch.allclose(start[k].float(), fresh[k].float()) for k in start)
+
+
+def test_init_from_a_model_of_another_shape_is_refused(dataset, tmp_path):
+    first = trainer.run(_config(dataset, tmp_path, "first"), resume=False)
+    wider = _config(dataset, tmp_path, "wider", init_from=str(first))
+    wider = TrainConfig.from_dict({**wider.to_dict(), "model": {**wider.to_dict()["model"],
+                                                                "d_model": 32}})  # fmt: skip
+    with pytest.raises(InputError, match="init_from"):
+        trainer.run(wider, resume=False)
