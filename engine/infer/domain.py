@@ -25,7 +25,6 @@ held-out distances, the input limits, the settings and how the reference was bui
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -159,32 +158,26 @@ class DomainReference(BaseEstimator):
         if len(embeddings) != table.height:
             msg = f"embeddings has {len(embeddings)} rows for a table of {table.height} objects"
             raise InvalidValueError(msg)
-        percentile = self.knn_percentile(embeddings)
-        input_reason = self.limits_.reasons(table)
-        score = np.where(input_reason.to_numpy() != "", 1.0, percentile)
-        knn_reason = [
-            f"embedding farther from the training set than {math.floor(100 * p)} % of "
-            "held-out objects"
-            if p > self.threshold
-            else ""
-            for p in percentile
-        ]
-        reason = [
-            "; ".join(part for part in parts if part)
-            for parts in zip(input_reason.to_list(), knn_reason, strict=True)
-        ]
-        values = {
-            "domain_score": score,
-            "in_domain": score <= self.threshold,
-            "domain_reason": reason,
-        }
-        return pl.DataFrame(
-            {"object_id": table["object_id"].cast(pl.String)}
-            | {
-                name: pl.Series(name, values[name], dtype=dtype)
-                for name, dtype in DOMAIN_SCHEMA.items()
-            }
+        percentile = pl.Series("percentile", self.knn_percentile(embeddings), dtype=pl.Float64)
+        frame = pl.DataFrame([percentile, self.limits_.reasons(table).alias("input")])
+        failed, far = pl.col("input") != "", pl.col("percentile") > self.threshold
+        knn_reason = pl.format(
+            "embedding farther from the training set than {} % of held-out objects",
+            (100 * pl.col("percentile")).round(6).floor().cast(pl.Int64),  # 0.57 -> 57, not 56
         )
+        score = pl.when(failed).then(1.0).otherwise("percentile")
+        return frame.select(
+            table["object_id"].cast(pl.String).alias("object_id"),
+            score.alias("domain_score"),
+            (score <= self.threshold).alias("in_domain"),
+            pl.concat_str(
+                [pl.when(failed).then("input"), pl.when(far).then(knn_reason)],
+                separator="; ",
+                ignore_nulls=True,
+            )
+            .fill_null("")
+            .alias("domain_reason"),
+        ).cast(dict(DOMAIN_SCHEMA))
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path, *, provenance: dict[str, Any] | None = None) -> Path:

@@ -4,8 +4,9 @@ The reference is the model's training objects (folds 1-4 minus the held-out shar
 held-out set is that share. When the model directory's ``training.json`` holds its run config,
 :func:`engine.training.data.load_data` splits the data again, so the held-out set is exactly the
 run's validation split (never trained on) and the wavelength margin comes from the run's
-redshift augmentation; otherwise a seeded stratified 10 % of folds 1-4 is held out and the
-default margin is used. Fold 0 is never read. Works for any model family through
+redshift augmentation; otherwise a seeded 10 % of folds 1-4 (stratified by class when the
+model classifies) is held out the same way and the default augmentation's margin is used.
+Fold 0 is never read. Works for any model family through
 :func:`engine.infer.embedders.load_embedder`.
 """
 
@@ -18,17 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sklearn.model_selection import train_test_split
 
-from engine.data.schema import LABEL_COLUMN, read_table
-from engine.errors import InputError
+from engine.data.schema import read_table
 from engine.infer.batches import InferenceSettings
 from engine.infer.domain import DomainReference
-from engine.infer.domain_checks import WAVELENGTH_MARGIN
 from engine.infer.embedders import load_embedder
 from engine.models.checkpoint import read_extra
-from engine.models.registry import find_model
-from engine.training.config import TrainConfig
+from engine.models.registry import ModelInfo, find_model
+from engine.training.config import DataConfig, TrainConfig
 from engine.training.data import load_data
 
 #: share of folds 1-4 held out when the model stores no run config
@@ -70,17 +68,15 @@ def build_domain_reference(
     """
     info = find_model(model_dir)
     config = _run_config(info.path, Path(data_path), Path(folds_path))
-    table = read_table(data_path)
     if config is not None:
-        split = load_data(config)
-        reference_ids = split.train.curves.object_id
-        held_out_ids = split.validation.curves.object_id
         held_out_how = "the training run's validation split"
     else:
-        reference_ids, held_out_ids = _stratified_split(table, Path(folds_path))
+        config = _default_config(info, Path(data_path), Path(folds_path))
         held_out_how = f"stratified {HELD_OUT_FRACTION:.0%} of folds 1-4, seed {HELD_OUT_SEED}"
-    reference_table = _select(table, reference_ids)
-    held_out_table = _select(table, held_out_ids)
+    split = load_data(config)
+    table = read_table(data_path)
+    reference_table = _select(table, split.train.curves.object_id)
+    held_out_table = _select(table, split.validation.curves.object_id)
     n_extra = 0
     if extra_reference is not None:
         extra = extra_reference(reference_table)
@@ -96,7 +92,7 @@ def build_domain_reference(
         "model": info.name,
         "data": str(data_path),
         "folds": str(folds_path),
-        "reference": f"folds 1-4 minus the held-out set, {len(reference_ids):,} objects",
+        "reference": f"folds 1-4 minus the held-out set, {len(split.train):,} objects",
         "extra_reference_objects": n_extra,
         "held_out": f"{held_out_how}, {held_out_table.height:,} objects",
         "command": command,
@@ -118,41 +114,29 @@ def _run_config(model_dir: Path, data_path: Path, folds_path: Path) -> TrainConf
     )
 
 
-def _margin(config: TrainConfig | None) -> tuple[float, float]:
-    """Wavelength margin covering the run's redshift augmentation (default without a run)."""
-    if config is None:
-        return WAVELENGTH_MARGIN
+def _default_config(info: ModelInfo, data_path: Path, folds_path: Path) -> TrainConfig:
+    """Return a run config holding out a seeded 10 % of folds 1-4 (by class for classifiers).
+
+    For models stored without their run config; its default augmentation gives the default
+    wavelength margin.
+    """
+    data = DataConfig(
+        path=str(data_path),
+        folds_path=str(folds_path),
+        validation_fraction=HELD_OUT_FRACTION,
+        metadata_names=(),
+    )
+    return TrainConfig(
+        name=info.path.name, steps=1, family=info.family, seed=HELD_OUT_SEED, data=data
+    )
+
+
+def _margin(config: TrainConfig) -> tuple[float, float]:
+    """Wavelength margin ``(z_low, z_high)`` covering the run's redshift augmentation."""
     augment = config.augment
     if augment.redshift_rate == 0.0:
         return (0.0, 0.0)
     return (min(augment.redshift_min, 0.0), round(REDSHIFT_SIGMAS * augment.redshift_sigma, 6))
-
-
-def _stratified_split(table: pl.DataFrame, folds_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Object ids of folds 1-4, split into a reference part and a held-out part."""
-    try:
-        folds = pl.read_parquet(folds_path, columns=["object_id", "fold"])
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        msg = f"{folds_path}: cannot read as an object_id -> fold Parquet table ({exc})"
-        raise InputError(msg) from exc
-    training = folds.filter(pl.col("fold") != 0).select(pl.col("object_id").cast(pl.String))
-    training = table.join(training, on="object_id", how="semi")
-    if training.height < 2:
-        msg = f"{folds_path}: {training.height} objects of folds 1-4 are in the data; need >= 2"
-        raise InputError(msg)
-    labels = training[LABEL_COLUMN] if LABEL_COLUMN in training.columns else None
-    stratify = (
-        labels.to_numpy()
-        if labels is not None
-        and labels.null_count() == 0
-        and labels.value_counts()["count"].min() > 1
-        else None
-    )
-    ids = training["object_id"].to_numpy()
-    reference, held_out = train_test_split(
-        ids, test_size=HELD_OUT_FRACTION, random_state=HELD_OUT_SEED, stratify=stratify
-    )
-    return reference, held_out
 
 
 def _select(table: pl.DataFrame, object_ids: np.ndarray) -> pl.DataFrame:
