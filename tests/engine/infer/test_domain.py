@@ -211,3 +211,15 @@ def test_cli_builds_the_reference(copied_model, data_dir):
     assert stored["params"]["k"] == 5
     assert stored["provenance"]["held_out"].startswith("stratified 10% of folds 1-4, seed 0")
     assert stored["provenance"]["command"].startswith("catscope domain-reference")
+
+
+def test_score_writes_the_domain_columns(domain_model_dir, sample_table, tmp_path):
+    sample_table.head(30).write_parquet(tmp_path / "in.parquet")
+    out = tmp_path / "predictions.parquet"
+    result = CliRunner().invoke(
+        app,
+        ["score", str(tmp_path / "in.parquet"), "--out", str(out), "-m", str(domain_model_dir)],
+    )
+    assert result.exit_code == 0, result.output
+    written = pl.read_parquet(out)
+    assert written.columns[-3:] == list(DOMAIN_COLUMNS) and written.height == 30
