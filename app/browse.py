@@ -10,6 +10,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from app.state import NO_MODEL, AppState
 
 ALL = "(all)"
+IN_DOMAIN, OUT_OF_DOMAIN = "in domain", "out of domain"
 _PAGE_SIZE = 20
 #: anomaly score columns of the summary are ``anomaly_<scorer>``: titled by the scorer alone
 _SCORE_PREFIX = "anomaly_"
@@ -17,6 +18,13 @@ _FORMATTERS = {
     "confidence": {"type": "progress", "max": 1, "legend": True},
     "first_mjd": NumberFormatter(format="0.000"),
     "span_days": NumberFormatter(format="0.0"),
+    # rounded to 3 significant digits in _refresh; shown without trailing zeros
+    "domain_score": NumberFormatter(format="0.[00000]"),
+}
+_TITLES = {
+    "domain_score": "domain score",
+    "in_domain": "in domain",
+    "domain_reason": "domain reason",
 }
 
 
@@ -31,6 +39,14 @@ class BrowseView(pn.viewable.Viewer):
     )
     source = param.Selector(objects=[ALL], default=ALL, doc="Catalogue or uploaded file.")
     min_points = param.Integer(default=0, bounds=(0, None), doc="Fewest observations.")
+    domain = param.Selector(
+        objects=[ALL, IN_DOMAIN, OUT_OF_DOMAIN],
+        default=ALL,
+        doc="Whether the chosen model was trained on objects like it (its domain reference).",
+    )
+    has_domain = param.Boolean(
+        default=False, doc="Whether the summary has the domain columns (shows the selector)."
+    )
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -59,6 +75,9 @@ class BrowseView(pn.viewable.Viewer):
             self.param[name].objects = [ALL, *values]
             if getattr(self, name) not in self.param[name].objects:
                 setattr(self, name, ALL)
+        self.has_domain = "in_domain" in summary.columns
+        if not self.has_domain:
+            self.domain = ALL
 
     def summary(self) -> pl.DataFrame:
         """Return the catalogue summary with the chosen model's predictions and anomaly scores."""
@@ -76,6 +95,8 @@ class BrowseView(pn.viewable.Viewer):
             value = getattr(self, name)
             if value != ALL and column in frame.columns:
                 frame = frame.filter(pl.col(column) == value)
+        if self.domain != ALL and "in_domain" in frame.columns:
+            frame = frame.filter(pl.col("in_domain") == (self.domain == IN_DOMAIN))
         return frame.filter(pl.col("n_points") >= self.min_points)
 
     @param.depends(
@@ -84,16 +105,19 @@ class BrowseView(pn.viewable.Viewer):
         "predicted",
         "source",
         "min_points",
+        "domain",
         "state.catalog",
         "state.model",
         watch=True,
     )
     def _refresh(self) -> None:
         frame = self.filtered()
+        if "domain_score" in frame.columns:
+            frame = frame.with_columns(pl.col("domain_score").round_sig_figs(3))
         scores = [c for c in frame.columns if c.startswith(_SCORE_PREFIX)]
         self._table.param.update(
             value=frame.to_pandas(),
-            titles={c: c.removeprefix(_SCORE_PREFIX).replace("_", " ") for c in scores},
+            titles=_TITLES | {c: c.removeprefix(_SCORE_PREFIX).replace("_", " ") for c in scores},
             formatters={**_FORMATTERS, **{c: NumberFormatter(format="0.000") for c in scores}},
         )
         self._count.object = (
@@ -107,7 +131,7 @@ class BrowseView(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         widgets = pn.Param(
             self,
-            parameters=["search", "label", "predicted", "source", "min_points"],
+            parameters=["search", "label", "predicted", "source", "min_points", "domain"],
             widgets={
                 "search": {
                     "type": pn.widgets.TextInput,
@@ -118,6 +142,7 @@ class BrowseView(pn.viewable.Viewer):
                 "predicted": {"width": 170},
                 "source": {"width": 240},
                 "min_points": {"type": pn.widgets.IntInput, "step": 10, "width": 120},
+                "domain": {"width": 150, "visible": self.param.has_domain},
             },
             show_name=False,
             # wraps on narrow screens instead of pushing the page wider than the window

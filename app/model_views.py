@@ -15,13 +15,28 @@ import polars as pl
 
 from app import plots
 from app.state import HIDDEN, AppState
+from app.text import markdown
 from engine.catalog import UnknownObjectError
 from engine.errors import CatscopeError, InvalidValueError
+
+#: the warning above the probabilities of an object the model's domain reference flags
+OUT_OF_DOMAIN = "Unlike anything the model was trained on — treat these probabilities with caution"
 
 
 def message(text: str, kind: str = "info") -> pn.pane.Alert:
     """Make a plain-language notice to show in place of a plot."""
     return pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width")
+
+
+def domain_warning(prediction: pl.DataFrame) -> list[pn.pane.Alert]:
+    """Return the out-of-domain warning of a one-row prediction, with its reason, or nothing.
+
+    Nothing either when the model has no domain reference (no ``in_domain`` column).
+    """
+    if "in_domain" not in prediction.columns or prediction["in_domain"][0] is not False:
+        return []
+    reason = markdown(prediction["domain_reason"][0])
+    return [message(f"**{OUT_OF_DOMAIN}:** {reason}", "warning")]
 
 
 class _ModelPanel(pn.viewable.Viewer):
@@ -90,7 +105,10 @@ class _ModelPanel(pn.viewable.Viewer):
 
 
 class ProbabilityView(_ModelPanel):
-    """Calibrated class probabilities of the whole light curve, with the unsure share."""
+    """Calibrated class probabilities of the whole light curve, with the unsure share.
+
+    Objects the model's domain reference flags get :data:`OUT_OF_DOMAIN` above the bars.
+    """
 
     capability = "classify"
     what = "class probabilities"
@@ -106,6 +124,7 @@ class ProbabilityView(_ModelPanel):
             + (f"; unsure share {unsure:.0%}." if unsure is not None else ".")
         )
         return pn.Column(
+            *domain_warning(result),
             pn.pane.Markdown(summary),
             plots.figure(plots.class_probabilities(probabilities, unsure=unsure)),
             sizing_mode="stretch_width",
@@ -113,7 +132,10 @@ class ProbabilityView(_ModelPanel):
 
 
 class TimelineView(_ModelPanel):
-    """How each class probability evolves as the points arrive (causal, point by point)."""
+    """How each class probability evolves as the points arrive (causal, point by point).
+
+    Objects the model's domain reference flags get :data:`OUT_OF_DOMAIN` above the curves.
+    """
 
     capability = "classify"
     what = "the probability timeline"
@@ -123,7 +145,11 @@ class TimelineView(_ModelPanel):
     def draw(self, predictor, row: pl.DataFrame) -> pn.viewable.Viewable:
         """Curves of ``predictor.predict_timeline``."""
         timeline = predictor.predict_timeline(row)
-        return plots.figure(plots.probability_timeline(timeline, predictor.classes, top=self.top))
+        return pn.Column(
+            *domain_warning(predictor.predict(row)),
+            plots.figure(plots.probability_timeline(timeline, predictor.classes, top=self.top)),
+            sizing_mode="stretch_width",
+        )
 
 
 class AttentionView(_ModelPanel):

@@ -6,6 +6,7 @@ written by ``catscope index``::
     CATALOG_DIR/
         objects.parquet              canonical light-curve table (required)
         <model>/predictions.parquet  object_id, pred_class, confidence[, unsure], p_<class>...
+                                     [, domain_score, in_domain, domain_reason]
         <model>/umap.parquet         object_id, x, y (2-D map coordinates)
         <model>/anomaly.parquet      object_id, one Float column per scorer (higher = stranger)
 
@@ -38,6 +39,15 @@ CATALOGUE_ORDER = "catalogue order"
 LOW_CONFIDENCE = "low confidence"
 #: significance of the flux upper limit drawn for a non-positive flux
 LIMIT_SIGMA = 3.0
+#: prediction columns :meth:`Catalog.summary` shows, where a catalogue has them
+_SUMMARY_PREDICTIONS = (
+    "pred_class",
+    "confidence",
+    "unsure",
+    "domain_score",
+    "in_domain",
+    "domain_reason",
+)
 _PRODUCT_KEYS = {
     PREDICTIONS_FILE: ("object_id", "pred_class", "confidence"),
     UMAP_FILE: ("object_id", "x", "y"),
@@ -232,9 +242,10 @@ class Catalog:
     def summary(self, model: str | None = None) -> pl.DataFrame:
         """One row per object for browsing: id, label, points, bands, time span, source.
 
-        With ``model``, its prediction (``pred_class``, ``confidence``, ``unsure``) and anomaly
-        scores (``anomaly_<scorer>``) are joined on when the catalogue has them. Computed once
-        per model and kept.
+        With ``model``, its prediction (``pred_class``, ``confidence``, ``unsure``, and
+        ``domain_score``, ``in_domain``, ``domain_reason`` from models with a domain reference)
+        and anomaly scores (``anomaly_<scorer>``) are joined on when the catalogue has them.
+        Computed once per model and kept.
         """
         if model not in self._summaries:
             self._summaries[model] = self._summarise(self.table, model)
@@ -267,11 +278,7 @@ class Catalog:
         if products is None:
             return summary
         if products.predictions is not None:
-            wanted = [
-                c
-                for c in ("pred_class", "confidence", "unsure")
-                if c in products.predictions.columns
-            ]
+            wanted = [c for c in _SUMMARY_PREDICTIONS if c in products.predictions.columns]
             summary = summary.join(
                 products.predictions.select("object_id", *wanted),
                 on="object_id",

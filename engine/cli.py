@@ -470,6 +470,33 @@ def evaluate_embeddings(
     typer.echo(benchmark_markdown(results))
 
 
+@app.command("domain-reference")
+@friendly_errors
+def domain_reference(
+    model: ModelOption = "atcat-plasticc",
+    data: PlasticcDataOption = Path("data/plasticc"),
+    k: Annotated[int, typer.Option("-k", help="Reference neighbours of the k-NN distance.")] = 10,
+    threshold: Annotated[
+        float, typer.Option(help="Largest domain score still in domain (k-NN percentile).")
+    ] = 0.95,
+) -> None:
+    """Fit the model's domain reference on its training objects and store it with the model."""
+    from engine.infer.domain_build import build_domain_reference
+
+    command = (
+        f"catscope domain-reference --model {model} --data {data} -k {k} --threshold {threshold}"
+    )
+    path = build_domain_reference(
+        model,
+        data / "plasticc.parquet",
+        data / "folds.parquet",
+        k=k,
+        threshold=threshold,
+        command=command,
+    )
+    typer.echo(f"domain reference written to {path}")
+
+
 def _print_frame(frame) -> None:
     import polars as pl
 

@@ -46,6 +46,7 @@ from engine.data.assemble import ROW
 from engine.data.readers.long import long_from_frame
 from engine.errors import CatscopeError, InputError
 from engine.infer.batches import InferenceSettings, physical_cores
+from engine.infer.domain import DOMAIN_SCHEMA, has_domain_reference
 from engine.infer.embedders import Embedder, load_embedder
 from engine.infer.predictor import Predictor, load_predictor
 from engine.infer.streaming import (
@@ -54,6 +55,7 @@ from engine.infer.streaming import (
     partition_files,
     score_parquet,
 )
+from engine.models.checkpoint import CONFIG_FILE
 from engine.models.registry import find_model
 
 Task = Literal["score", "embed"]
@@ -246,20 +248,20 @@ def is_hats_catalog(path: str | Path) -> bool:
     return any((path / name).is_file() for name in ("hats.properties", "collection.properties"))
 
 
-def _class_names(model: str | Path, models_dir: Path | None) -> list[str]:
-    """Class names of a model, read from its config without loading the weights."""
-    config = json.loads((find_model(model, models_dir).path / "config.json").read_text())
-    classes = list(config.get("class_names", []))
+def _prediction_schema(model: str | Path, models_dir: Path | None) -> pl.Schema:
+    """Columns of the model's :meth:`Predictor.predict`, read without loading the weights.
+
+    Fixed so every partition writes the same types: the domain columns are there when the
+    model directory holds a domain reference.
+    """
+    path = find_model(model, models_dir).path
+    classes = list(json.loads((path / CONFIG_FILE).read_text()).get("class_names", []))
     if not classes:
         msg = f"model {model!r} has no classes; score needs a classifier"
         raise InputError(msg)
-    return classes
-
-
-def _prediction_schema(classes: list[str]) -> pl.Schema:
-    """Columns of :meth:`Predictor.predict` (fixed so every partition writes the same types)."""
     floats = {name: pl.Float32 for name in ("confidence", "unsure", *(f"p_{c}" for c in classes))}
-    return pl.Schema({"object_id": pl.String, "pred_class": pl.String, **floats})
+    domain = DOMAIN_SCHEMA if has_domain_reference(path) else {}
+    return pl.Schema({"object_id": pl.String, "pred_class": pl.String, **floats, **domain})
 
 
 def nested_to_table(
@@ -282,11 +284,8 @@ def nested_to_table(
     return table, ids
 
 
-def _score_nested(
-    partition, nested: str, plugin: str, classes: list[str], keep: list[str], columns
-):
+def _score_nested(partition, nested: str, plugin: str, schema: pl.Schema, keep: list[str], columns):
     """Predictions of one HATS partition, indexed like it, with its ``keep`` columns first."""
-    schema = _prediction_schema(classes)
     if len(partition) == 0:
         scored = pl.DataFrame(schema=schema)
     else:
@@ -343,14 +342,14 @@ def score_hats(
     nested = _nested_column(catalog, nested_column)
     info = catalog.hc_structure.catalog_info
     keep = [info.ra_column, info.dec_column]
-    classes = _class_names(model, models_dir)
-    meta = _score_nested(catalog.meta, nested, PLUGIN_NAME, classes, keep, columns)
+    schema = _prediction_schema(model, models_dir)
+    meta = _score_nested(catalog.meta, nested, PLUGIN_NAME, schema, keep, columns)
     settings = settings or InferenceSettings.fast(threads=None)
     out_dir = Path(out_dir)
     with connect(client) as dask_client:
         with predictor_on_workers(dask_client, model, settings, models_dir) as plugin:
             scored = catalog.map_partitions(
-                _score_nested, nested, plugin, classes, keep, columns, meta=meta
+                _score_nested, nested, plugin, schema, keep, columns, meta=meta
             )
             scored.write_catalog(
                 out_dir, catalog_name=out_dir.name, as_collection=False, progress_bar=False

@@ -5,7 +5,10 @@ sequence length, ``K`` mixture components.
 
 Probabilities are the softmax over the C class logits and the "unsure" logit at the calibrated
 temperature (see :mod:`engine.evaluation.calibration`): the ``p_<class>`` columns sum to
-``1 - unsure``, and ``confidence`` is the largest of them.
+``1 - unsure``, and ``confidence`` is the largest of them. When the model directory holds a
+domain reference (:mod:`engine.infer.domain`), predictions also say how unlike the training
+set each object is (``domain_score``, ``in_domain``, ``domain_reason``), from the hidden state
+the forward pass computes anyway.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from engine.errors import InputError
 from engine.evaluation.calibration import TemperatureScaler
 from engine.infer.batches import InferenceSettings, iter_batches, last_outputs
 from engine.infer.compile import compiled
+from engine.infer.domain import DomainReference, has_domain_reference
 from engine.models.atcat.model import ATCAT, next_point_queries
 from engine.models.atcat.mog import unsquash
 from engine.models.checkpoint import load_model
@@ -78,6 +82,7 @@ class Predictor:
         calibration: TemperatureScaler | None,
         metadata_scaler: MetadataScaler | None,
         settings: InferenceSettings,
+        domain: DomainReference | None = None,
     ) -> None:
         self.info = info
         self.model = model.to(settings.torch_device).eval()
@@ -85,6 +90,7 @@ class Predictor:
         self.calibration = calibration
         self.metadata_scaler = metadata_scaler
         self.settings = settings
+        self.domain = domain
 
     @property
     def classes(self) -> list[str]:
@@ -140,7 +146,8 @@ class Predictor:
         """Calibrated class probabilities after each object's last point.
 
         Returns ``object_id, pred_class, confidence, unsure`` and one ``p_<class>`` column per
-        class, in the order of ``table``.
+        class, in the order of ``table``; with a domain reference also ``domain_score``,
+        ``in_domain`` and ``domain_reason`` (see :meth:`DomainReference.assess`).
         """
         return self.predict_and_embed(table)[0]
 
@@ -149,7 +156,10 @@ class Predictor:
         logits, hidden = self._last_outputs(table)
         object_id = table["object_id"].to_numpy().astype(str)
         probabilities = self._probabilities(torch.from_numpy(logits)).numpy()
-        return self._prediction_frame(object_id, probabilities), hidden
+        frame = self._prediction_frame(object_id, probabilities)
+        if self.domain is not None:
+            frame = frame.hstack(self.domain.assess(table, hidden).drop("object_id"))
+        return frame, hidden
 
     def _prediction_frame(self, object_id: np.ndarray, probabilities: np.ndarray) -> pl.DataFrame:
         classes = np.asarray(self.classes)
@@ -377,7 +387,10 @@ def load_predictor(
     settings: InferenceSettings | None = None,
     models_dir: Path | None = None,
 ) -> Predictor:
-    """Load a shipped model by name (e.g. ``"atcat-plasticc"``) or a model directory."""
+    """Load a shipped model by name (e.g. ``"atcat-plasticc"``) or a model directory.
+
+    Its calibration, metadata scaler and domain reference are loaded when the directory has them.
+    """
     info = find_model(name_or_path, models_dir)
     settings = settings or InferenceSettings()
     model = load_model(info.path, device=settings.torch_device)
@@ -393,6 +406,12 @@ def load_predictor(
         if scaler_path.exists()
         else None
     )
+    domain = DomainReference.load(info.path) if has_domain_reference(info.path) else None
     return Predictor(
-        info, model, calibration=calibration, metadata_scaler=scaler, settings=settings
+        info,
+        model,
+        calibration=calibration,
+        metadata_scaler=scaler,
+        settings=settings,
+        domain=domain,
     )

@@ -33,6 +33,10 @@ MODEL_FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
 }
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+#: the model's domain reference (:mod:`engine.infer.domain`): unit reference embeddings, and
+#: the held-out distances, input limits and provenance
+DOMAIN_VECTORS_FILE = "domain.safetensors"
+DOMAIN_FILE = "domain.json"
 CHECKPOINT_KEYS = ("family", "description")
 """Keys of ``config.json`` that describe the checkpoint rather than configure the model."""
 

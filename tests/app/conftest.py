@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -72,6 +73,35 @@ def models_dir(tmp_path_factory, small_catalog) -> Path:
     return folder
 
 
+def far_band(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with lsst_y named ``w`` at 20000 Å (beyond the trained range), ids ``far-``."""
+    return table.with_columns(
+        pl.concat_str(pl.lit("far-"), "object_id").alias("object_id"),
+        pl.col("band").list.eval(pl.element().replace("lsst_y", "w")),
+        pl.col("wavelength")
+        .list.eval(pl.when(pl.element() > 9000).then(20000.0).otherwise(pl.element()))
+        .cast(pl.List(pl.Float32)),
+    )
+
+
+@pytest.fixture(scope="session")
+def domain_models_dir(tmp_path_factory, models_dir, small_catalog) -> Path:
+    """The tiny model again, with a domain reference: the small catalogue as its training set."""
+    from engine.infer import load_predictor
+    from engine.infer.domain import DomainReference
+
+    folder = tmp_path_factory.mktemp("domain-models")
+    path = shutil.copytree(models_dir / "tiny-atcat", folder / "tiny-atcat")
+    predictor = load_predictor(path)
+    held_out = Catalog.load(SAMPLE).table.join(small_catalog.table, on="object_id", how="anti")
+    DomainReference(k=5).fit(
+        predictor.embed(small_catalog.table),
+        predictor.embed(held_out.head(100)),
+        small_catalog.table,
+    ).save(path)
+    return folder
+
+
 @pytest.fixture
 def labels(tmp_path) -> LabelStore:
     store = LabelStore(tmp_path / "labels.db")
@@ -83,6 +113,20 @@ def labels(tmp_path) -> LabelStore:
 def state(small_catalog, models_dir, labels) -> AppState:
     """A session's state with the tiny model chosen."""
     return AppState(catalog=small_catalog, labels=labels, models=available_models(models_dir))
+
+
+@pytest.fixture
+def domain_state(small_catalog, domain_models_dir, labels) -> AppState:
+    """A session's state with the tiny model and its domain reference, plus one far-band object.
+
+    The far-band object is :data:`PERIODIC_ID` given in a band at 20000 Å, ``far-<id>``.
+    """
+    far = far_band(small_catalog.get(PERIODIC_ID))
+    return AppState(
+        catalog=small_catalog.add(far, source="far.csv"),
+        labels=labels,
+        models=available_models(domain_models_dir),
+    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from bokeh.document import Document
 
-from app.browse import ALL, BrowseView
+from app.browse import ALL, IN_DOMAIN, OUT_OF_DOMAIN, BrowseView
 from app.inspector import ALL_BANDS, InspectorView, PeriodogramView
 from engine.catalog import Catalog, ModelProducts
 from tests.app.conftest import PERIODIC_ID
@@ -60,6 +60,41 @@ def test_browse_follows_uploads(bare_state, small_catalog):
     assert "mine.csv" in view.param.source.objects
     view.source = "mine.csv"
     assert list(view._table.value["object_id"]) == extra["object_id"].to_list()
+
+
+def _domain_select(view: BrowseView) -> pn.widgets.Select:
+    (select,) = [w for w in view.__panel__().select(pn.widgets.Select) if w.name == "Domain"]
+    return select
+
+
+def test_browse_filters_on_the_domain_when_predictions_have_it(state, small_catalog):
+    ids = small_catalog.table["object_id"]
+    score = np.linspace(0.0, 1.0, ids.len()) ** 3  # 3 significant digits of small values too
+    predictions = pl.DataFrame(
+        {
+            "object_id": ids,
+            "pred_class": "SNIa",
+            "confidence": 0.5,
+            "domain_score": score,
+            "in_domain": score <= 0.95,
+            "domain_reason": np.where(score <= 0.95, "", "embedding farther"),
+        }
+    )
+    view = BrowseView(state=state)
+    assert not _domain_select(view).visible  # the catalogue has no domain columns
+    state.catalog = Catalog(
+        name="sample",
+        table=small_catalog.table,
+        products={state.model: ModelProducts(predictions=predictions)},
+    )
+    assert _domain_select(view).visible
+    shown = view._table.value
+    assert shown["domain_score"].tolist() == [float(f"{v:.3g}") for v in score]
+    assert view._table.titles["domain_score"] == "domain score"
+    view.domain = OUT_OF_DOMAIN
+    assert set(view._table.value["object_id"]) == set(ids.filter(score > 0.95))
+    view.domain = IN_DOMAIN
+    assert len(view._table.value) == (score <= 0.95).sum()
 
 
 def test_inspector_without_object_says_what_to_do(bare_state):

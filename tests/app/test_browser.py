@@ -144,6 +144,59 @@ def test_malformed_upload_shows_an_error_and_the_app_keeps_working(page, served,
     assert errors == []
 
 
+@pytest.fixture(scope="module")
+def served_with_domain(serve_panel, small_catalog, tmp_path_factory):
+    """URL of the app serving the small catalogue with the shipped models (ATCAT has a domain
+    reference)."""
+    folder = tmp_path_factory.mktemp("served-domain")
+    write_table(small_catalog.table, folder / "sample.parquet")
+    return serve_panel(lambda: create_app(folder / "sample.parquet", None, folder / "labels.db"))
+
+
+def _csv_in_band_w(catalog, object_id: str) -> bytes:
+    """The object's points as an upload, id ``far-<id>``, its y band called ``w`` (unknown)."""
+    points = catalog.points(object_id)
+    letter = points["band"].str.split("_").list.last().replace("y", "w")
+    rows = [
+        f"far-{object_id},{t},{b},{f},{e}"
+        for t, b, f, e in zip(
+            points["time"], letter, points["flux"], points["flux_err"], strict=True
+        )
+    ]
+    return "\n".join(["object_id,mjd,band,flux,flux_err", *rows]).encode()
+
+
+def test_out_of_domain_upload_gets_the_banner_and_a_fold0_object_none(
+    page, served_with_domain, small_catalog, errors, tmp_path
+):
+    _open(page, served_with_domain, "upload")
+    upload = tmp_path / "far.csv"
+    upload.write_bytes(_csv_in_band_w(small_catalog, PERIODIC_ID))
+    page.get_by_text("Column and band mapping").first.click()
+    band_map = page.get_by_label("Band map")
+    band_map.fill("w=20000")
+    band_map.press("Enter")
+    page.locator("input[type=file]").set_input_files(upload)
+    page.get_by_role("button", name="Add to catalogue").click()
+    page.get_by_text("Added 1 objects").first.wait_for()
+    page.get_by_text("Browse", exact=True).first.click()
+    search = page.get_by_placeholder("object id contains...")
+    search.fill("far-")
+    search.press("Enter")
+    page.get_by_text(f"far-{PERIODIC_ID}", exact=True).first.click()
+    wait_until_drawn(page, "Best period")
+    page.get_by_text("Probabilities", exact=True).first.click()
+    page.get_by_text("Unlike anything the model was trained on").first.wait_for()
+    assert page.get_by_text("w (20000 Å)").first.is_visible()
+
+    page.goto(f"{served_with_domain}/?object={PERIODIC_ID}")
+    wait_until_drawn(page, "Best period")
+    page.get_by_text("Probabilities", exact=True).first.click()
+    page.get_by_text(re.compile(r"^Predicted \S+ with confidence")).first.wait_for()
+    assert page.get_by_text("Unlike anything the model was trained on").count() == 0
+    assert errors == []
+
+
 def test_labelling_with_the_keyboard_is_stored(page, served, errors):
     url, labels_path = served
     _open(page, url, "vetting")

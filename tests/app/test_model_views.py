@@ -8,6 +8,7 @@ import panel as pn
 import pytest
 
 from app.model_views import (
+    OUT_OF_DOMAIN,
     AttentionView,
     ContinuationView,
     ProbabilityView,
@@ -15,6 +16,7 @@ from app.model_views import (
     match_times,
 )
 from app.state import NO_MODEL, AppState
+from app.text import markdown
 from engine.errors import InvalidValueError
 from tests.app.conftest import PERIODIC_ID, run_handler
 
@@ -62,6 +64,30 @@ def test_probabilities_cover_every_class_and_the_unsure_share(state):
     assert "(unsure)" in classes and set(classes) - {"(unsure)"} == set(state.catalog.classes())
     assert bars.dimension_values("probability").sum() == pytest.approx(1.0, abs=1e-4)
     assert "Predicted **" in output.objects[0].object
+
+
+@pytest.mark.parametrize("view_class", [ProbabilityView, TimelineView])
+def test_an_out_of_domain_object_gets_the_warning_and_an_in_domain_one_none(
+    domain_state, view_class
+):
+    domain_state.object_id = f"far-{PERIODIC_ID}"
+    output = view_class(state=domain_state).content()
+    warning = _alert(output)
+    assert warning.startswith(f"**{OUT_OF_DOMAIN}:**")
+    # the reason, escaped for Markdown (it names the user's band)
+    assert markdown("bands outside the trained wavelengths 3304-12623 Å: w (20000 Å)") in warning
+    assert _plots(output)
+    domain_state.object_id = PERIODIC_ID
+    output = view_class(state=domain_state).content()
+    assert _alert(output) == "" and _plots(output)
+
+
+def test_without_a_domain_reference_there_is_no_warning(state, small_catalog):
+    from tests.app.conftest import far_band
+
+    state.catalog = small_catalog.add(far_band(small_catalog.get(PERIODIC_ID)), source="far.csv")
+    state.object_id = f"far-{PERIODIC_ID}"
+    assert _alert(ProbabilityView(state=state).content()) == ""
 
 
 def test_a_fixed_object_overrides_the_inspector(state):

@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -6,6 +7,7 @@ import torch
 from engine.data.readers.plasticc import CLASS_NAMES
 from engine.data.schema import read_table
 from engine.infer import load_predictor
+from engine.infer.domain import DomainReference
 from engine.models.astraclr import AstraCLR, AstraCLRConfig
 from engine.models.astromer2 import Astromer2, Astromer2Config
 from engine.models.atcat.config import ATCATConfig
@@ -42,6 +44,15 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def predictor(model_dir):
     return load_predictor(model_dir)
+
+
+@pytest.fixture(scope="session")
+def domain_model_dir(tmp_path_factory, model_dir, predictor, sample_table):
+    """A copy of the tiny ATCAT with a domain reference fitted on 300 sample objects."""
+    path = shutil.copytree(model_dir, tmp_path_factory.mktemp("models") / "tiny-atcat-domain")
+    embeddings = predictor.embed(sample_table.head(300))
+    reference = DomainReference(k=5).fit(embeddings[:200], embeddings[200:], sample_table.head(200))
+    return reference.save(path)
 
 
 @pytest.fixture(scope="session")

@@ -136,6 +136,22 @@ def test_summary_joins_the_model_products(catalog_dir):
     assert "p_SNIa" not in summary.columns
 
 
+def test_summary_carries_the_domain_columns_when_predictions_have_them(catalog_dir):
+    assert "domain_score" not in Catalog.load(catalog_dir).summary("m1").columns
+    predictions = pl.read_parquet(catalog_dir / "m1" / "predictions.parquet")
+    predictions.with_columns(
+        domain_score=pl.Series([0.2, 1.0, 0.97]),
+        in_domain=pl.Series([True, False, False]),
+        domain_reason=pl.Series(["", "only 2 points", "embedding farther"]),
+    ).write_parquet(catalog_dir / "m1" / "predictions.parquet")
+    summary = Catalog.load(catalog_dir).summary("m1")
+    assert summary.select("domain_score", "in_domain", "domain_reason").rows() == [
+        (0.2, True, ""),
+        (1.0, False, "only 2 points"),
+        (0.97, False, "embedding farther"),
+    ]
+
+
 def test_get_and_points(catalog_dir):
     catalog = Catalog.load(catalog_dir)
     assert catalog.get("b")["object_id"].item() == "b"

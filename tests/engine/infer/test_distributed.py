@@ -12,7 +12,7 @@ distributed = pytest.importorskip("distributed")  # the "scale" extra
 from engine.data.schema import read_table, write_table  # noqa: E402
 from engine.errors import CatscopeError, InputError  # noqa: E402
 from engine.index.catalog_build import build_catalog  # noqa: E402
-from engine.infer import InferenceSettings  # noqa: E402
+from engine.infer import InferenceSettings, load_predictor  # noqa: E402
 from engine.infer.distributed import (  # noqa: E402
     embed_partitioned,
     is_hats_catalog,
@@ -210,6 +210,22 @@ def test_score_hats_matches_local_predict(
     for column in [c for c in local.columns if c.startswith("p_")] + ["confidence"]:
         np.testing.assert_allclose(joined[column], joined[f"{column}_dask"], rtol=1e-4, atol=1e-5)
     assert (joined["pred_class"] == joined["pred_class_dask"]).all()
+
+
+def test_score_hats_keeps_the_domain_columns(
+    client, domain_model_dir, hats_catalog, table, tmp_path
+):
+    lsdb = pytest.importorskip("lsdb")
+    out = score_hats(
+        hats_catalog, tmp_path / "scored", domain_model_dir, client=client, settings=FP32
+    )
+    scored = pl.from_pandas(lsdb.open_catalog(out).compute(), include_index=False)
+    local = load_predictor(domain_model_dir, settings=FP32).predict(table)
+    joined = local.join(scored, on="object_id", suffix="_dask")
+    assert joined.height == table.height
+    assert (joined["in_domain"] == joined["in_domain_dask"]).all()
+    assert (joined["domain_reason"] == joined["domain_reason_dask"]).all()
+    np.testing.assert_allclose(joined["domain_score"], joined["domain_score_dask"], atol=0.02)
 
 
 def test_score_hats_names_the_nested_columns(client, model_dir, hats_catalog, tmp_path):
