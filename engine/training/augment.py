@@ -24,6 +24,14 @@ import torch
 
 from engine.data.batching import Batch, collate
 from engine.data.packed import PackedLightCurves
+from engine.training.distance import move_distance
+from engine.training.metadata import MetadataScaler
+from engine.training.surveys import (
+    SurveyProfile,
+    degrade_mixture,
+    object_band_groups,
+    resolve_profile,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,25 @@ class AugmentConfig:
         ``1 + z`` with ``z ~ N(0, sigma**2)`` clipped below at ``redshift_min``
     metadata_dropout : probability of hiding all metadata of an object (set to NaN), so that the
         model also learns to classify without metadata
+    distance_rate, distance_z_ratio, distance_galactic_mag : probability of moving an object to
+        another distance, :func:`engine.training.distance.move_distance`: extragalactic objects
+        to ``z1 · r``, ``r`` log-uniform in ``distance_z_ratio``; galactic ones brightened or
+        dimmed by ``U[distance_galactic_mag]`` mag
+    survey_rate, survey_profiles, survey_weights, survey_min_points : probability of observing
+        an object with one of ``survey_profiles`` (built-in names of
+        :data:`engine.training.surveys.PROFILES` or ``.toml`` profile paths), drawn with
+        ``survey_weights`` (empty: equal); objects left with fewer than ``survey_min_points``
+        points keep their curve (:func:`engine.training.surveys.degrade_mixture`)
+    total_rate : probability of giving an object total photometry (a steady reference level),
+        then subtracting each band's median as the model door does; total profiles (SDSS, Gaia)
+        always do
+    wavelength_jitter : sigma of a per-object-band factor ``1 + N(0, sigma²)`` on wavelengths,
+        so the model does not memorise six wavelengths
+    metadata_field_dropout : probability of hiding each metadata value on its own
+        (independently of ``metadata_dropout``, which hides all of an object's metadata)
+
+    The fields after ``metadata_dropout`` default to off: a config without them trains exactly
+    as before they existed.
     """
 
     subsample_rate: float = 0.25
@@ -55,10 +82,27 @@ class AugmentConfig:
     redshift_sigma: float = 0.1
     redshift_min: float = -0.1
     metadata_dropout: float = 0.5
+    distance_rate: float = 0.0
+    distance_z_ratio: tuple[float, float] = (0.2, 1.5)
+    distance_galactic_mag: tuple[float, float] = (-1.0, 1.5)
+    survey_rate: float = 0.0
+    survey_profiles: tuple[str, ...] = ()
+    survey_weights: tuple[float, ...] = ()
+    survey_min_points: int = 3
+    total_rate: float = 0.0
+    wavelength_jitter: float = 0.0
+    metadata_field_dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in (
+            "distance_z_ratio",
+            "distance_galactic_mag",
+            "survey_profiles",
+            "survey_weights",
+        ):  # TOML gives lists
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         for f in fields(self):
-            if f.name.endswith("_rate") or f.name == "metadata_dropout":
+            if f.name.endswith(("_rate", "_dropout")):
                 value = getattr(self, f.name)
                 if not 0.0 <= value <= 1.0:
                     msg = f"{f.name} must be a probability in [0, 1], got {value!r}"
@@ -78,6 +122,40 @@ class AugmentConfig:
         if not self.redshift_min > -1.0:
             msg = f"redshift_min must be > -1 (wavelengths stay positive), got {self.redshift_min}"
             raise ValueError(msg)
+        self._check_new_fields()
+
+    def _check_new_fields(self) -> None:
+        low, high = _pair("distance_z_ratio", self.distance_z_ratio)
+        if not 0 < low <= high:
+            msg = f"distance_z_ratio must be [low, high] with 0 < low <= high, got {[low, high]}"
+            raise ValueError(msg)
+        low, high = _pair("distance_galactic_mag", self.distance_galactic_mag)
+        if not low <= high:
+            msg = f"distance_galactic_mag must be [low, high] with low <= high, got {[low, high]}"
+            raise ValueError(msg)
+        if self.survey_rate > 0 and not self.survey_profiles:
+            msg = f"survey_rate is {self.survey_rate} but survey_profiles is empty"
+            raise ValueError(msg)
+        self.profiles()  # unknown names and unreadable files fail here, not mid-run
+        weights = self.survey_weights
+        if weights and (
+            len(weights) != len(self.survey_profiles) or min(weights) < 0 or not sum(weights) > 0
+        ):
+            msg = (
+                "survey_weights must be empty or one non-negative weight per survey profile "
+                f"{list(self.survey_profiles)} with a positive sum, got {list(weights)}"
+            )
+            raise ValueError(msg)
+        if not isinstance(self.survey_min_points, int) or self.survey_min_points < 1:
+            msg = f"survey_min_points must be a positive integer, got {self.survey_min_points!r}"
+            raise ValueError(msg)
+        if not 0.0 <= self.wavelength_jitter < 0.5:
+            msg = f"wavelength_jitter must be in [0, 0.5), got {self.wavelength_jitter!r}"
+            raise ValueError(msg)
+
+    def profiles(self) -> tuple[SurveyProfile, ...]:
+        """Resolve ``survey_profiles`` to profiles (see ``resolve_profile``)."""
+        return tuple(resolve_profile(name) for name in self.survey_profiles)
 
     @classmethod
     def none(cls) -> AugmentConfig:
@@ -89,6 +167,13 @@ class AugmentConfig:
             redshift_rate=0.0,
             metadata_dropout=0.0,
         )
+
+
+def _pair(name: str, value: tuple) -> tuple[float, float]:
+    if len(value) != 2:
+        msg = f"{name} must be a pair [low, high], got {list(value)}"
+        raise ValueError(msg)
+    return float(value[0]), float(value[1])
 
 
 @dataclass(frozen=True)
@@ -183,14 +268,67 @@ def drop_metadata(
     )
 
 
+def jitter_wavelengths(
+    curves: PackedLightCurves, rng: np.random.Generator, *, sigma: float
+) -> PackedLightCurves:
+    """Multiply each (object, band) wavelength by its own ``1 + N(0, sigma²)``; none if 0."""
+    if sigma == 0:
+        return curves
+    _, group = object_band_groups(curves)
+    factor = 1.0 + sigma * rng.standard_normal(int(group.max(initial=-1)) + 1)
+    return replace(curves, wavelength=(curves.wavelength * factor[group]).astype(np.float32))
+
+
+def drop_metadata_fields(
+    curves: PackedLightCurves, rng: np.random.Generator, *, rate: float
+) -> PackedLightCurves:
+    """Set each metadata value to NaN on its own with probability ``rate``; none if 0."""
+    if rate == 0:
+        return curves
+    return replace(
+        curves,
+        metadata={
+            k: np.where(rng.random(len(v)) < rate, np.nan, v) for k, v in curves.metadata.items()
+        },
+    )
+
+
 def augment(
-    curves: PackedLightCurves, rng: np.random.Generator, config: AugmentConfig
+    curves: PackedLightCurves,
+    rng: np.random.Generator,
+    config: AugmentConfig,
+    *,
+    scaler: MetadataScaler | None = None,
 ) -> Augmented:
-    """Apply every augmentation of ``config``, each at its own rate, stacked in paper order."""
+    """Apply every augmentation of ``config``, each at its own rate, stacked in paper order.
+
+    The survey steps (distance, survey profile, total photometry, wavelength jitter, per-field
+    metadata dropout) come where they are physically meaningful: distance before the survey
+    observes the object, jitter after its bands are known. They need the *raw* metadata
+    (``hostgal_photoz``), so ``curves`` carry raw metadata and ``scaler``, when given, scales
+    the model's metadata columns last. Steps that are off draw nothing, so a config without the
+    survey steps gives the same curves as before they existed.
+    """
     curves = subsample(curves, rng, rate=config.subsample_rate, min_points=config.min_points)
     curves = scale_flux(curves, rng, rate=config.flux_scale_rate, max_factor=config.flux_scale_max)
     shift = draw_time_shift(
         len(curves), rng, rate=config.time_shift_rate, max_shift=config.time_shift_max
+    )
+    curves = move_distance(
+        curves,
+        rng,
+        rate=config.distance_rate,
+        z_ratio=config.distance_z_ratio,
+        galactic_mag=config.distance_galactic_mag,
+    )
+    curves = degrade_mixture(
+        curves,
+        rng,
+        config.profiles(),
+        rate=config.survey_rate,
+        weights=config.survey_weights or None,
+        total_rate=config.total_rate,
+        min_points=config.survey_min_points,
     )
     curves = redshift(
         curves,
@@ -199,7 +337,11 @@ def augment(
         sigma=config.redshift_sigma,
         z_min=config.redshift_min,
     )
+    curves = jitter_wavelengths(curves, rng, sigma=config.wavelength_jitter)
     curves = drop_metadata(curves, rng, rate=config.metadata_dropout)
+    curves = drop_metadata_fields(curves, rng, rate=config.metadata_field_dropout)
+    if scaler is not None:
+        curves = replace(curves, metadata=scaler.transform_columns(curves.metadata))
     return Augmented(curves=curves, time_shift=shift)
 
 
@@ -211,13 +353,15 @@ def collate_augmented(
     *,
     max_points: int,
     metadata_names: tuple[str, ...] = (),
+    scaler: MetadataScaler | None = None,
 ) -> Batch:
     """Augment objects ``index`` of ``curves`` and pad them into a :class:`Batch`.
 
     The drawn time shift is added to every real point after collation, which re-zeroed the
-    curves (see the module docstring); padding stays at 0.
+    curves (see the module docstring); padding stays at 0. ``scaler`` scales the raw metadata
+    after augmentation (see :func:`augment`).
     """
-    augmented = augment(curves.subset(index), rng, config)
+    augmented = augment(curves.subset(index), rng, config, scaler=scaler)
     batch = collate(
         augmented.curves,
         np.arange(len(index)),

@@ -1,14 +1,20 @@
-"""Training data of a run: read the canonical table, split it by folds, scale the metadata.
+"""Training data of a run: read the canonical table, split it by folds, fit the metadata scaler.
 
 Fold 0 is the evaluation fold and is never read here. The training folds are split once more,
 stratified by class, into the objects trained on and a small validation set used only to pick
 the checkpoint. The class list is every label of the whole table in sorted order, so it does not
 depend on which folds a run uses.
+
+The splits keep the *raw* metadata, because augmentations such as the redshift of
+:mod:`engine.training.distance` act on physical values; the fitted :class:`MetadataScaler` is
+applied after augmentation (:func:`engine.training.augment.augment`), and
+:attr:`Split.model_curves` gives the scaled curves a model reads without augmentation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -23,13 +29,25 @@ from engine.training.metadata import MetadataScaler
 
 @dataclass(frozen=True)
 class Split:
-    """Light curves (metadata already scaled) and their class indices, (N,) int64 or None."""
+    """Light curves with raw metadata, class indices (N,) int64 or None, and the scaler.
+
+    ``scaler`` (None when the model reads no metadata) turns the raw metadata into what the
+    model reads; :attr:`model_curves` applies it.
+    """
 
     curves: PackedLightCurves
     labels: np.ndarray | None
+    scaler: MetadataScaler | None = None
 
     def __len__(self) -> int:
         return len(self.curves)
+
+    @cached_property
+    def model_curves(self) -> PackedLightCurves:
+        """The curves with their metadata scaled as the model reads it (computed once)."""
+        if self.scaler is None:
+            return self.curves
+        return replace(self.curves, metadata=self.scaler.transform_columns(self.curves.metadata))
 
 
 @dataclass(frozen=True)
@@ -111,12 +129,10 @@ def load_data(config: TrainConfig) -> TrainingData:
     if names:
         raw = np.stack([curves.metadata[n] for n in names], axis=1)  # (N, M)
         scaler = MetadataScaler(names).fit(raw[train_index])
-        scaled = scaler.transform(raw)
-        curves = replace(curves, metadata={n: scaled[:, i] for i, n in enumerate(names)})
 
     def split(index: np.ndarray) -> Split:
         index = np.sort(index)
-        return Split(curves.subset(index), None if labels is None else labels[index])
+        return Split(curves.subset(index), None if labels is None else labels[index], scaler)
 
     return TrainingData(
         train=split(train_index),

@@ -37,7 +37,8 @@ def evaluate(
     was_training = model.training
     model.eval()
     config = model.config
-    lengths = np.minimum(split.curves.lengths, config.max_points)
+    curves = split.model_curves
+    lengths = np.minimum(curves.lengths, config.max_points)
     variants = {"": config.metadata_names}
     if config.metadata_names:
         variants["_no_metadata"] = ()
@@ -47,9 +48,9 @@ def evaluate(
     for index in ordered_batches(lengths, batch_size):
         order.append(index)
         for suffix, names in variants.items():
-            batch = collate(
-                split.curves, index, max_points=config.max_points, metadata_names=names
-            ).to(device)
+            batch = collate(curves, index, max_points=config.max_points, metadata_names=names).to(
+                device
+            )
             with _autocast(device, bf16):
                 outputs = model(batch)
                 if suffix == "":

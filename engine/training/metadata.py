@@ -8,6 +8,7 @@ next to the model (never a pickle), and inference rebuilds the same transformer 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,18 @@ class MetadataScaler(BaseEstimator):
         finite = np.isfinite(values)
         scaled = self.transformer_.transform(np.where(finite, values, np.nan))
         return np.where(finite, scaled, values)
+
+    def transform_columns(self, metadata: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Return ``metadata`` (name -> (N,) raw values) with this scaler's columns scaled.
+
+        Columns the scaler does not know pass through; a missing scaled column becomes NaN.
+        """
+        any_column = next(iter(metadata.values()), np.zeros(0))
+        raw = np.stack(
+            [metadata.get(n, np.full(len(any_column), np.nan)) for n in self.names], axis=1
+        )
+        scaled = self.transform(raw)
+        return {**metadata, **{n: scaled[:, i] for i, n in enumerate(self.names)}}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fitted state: names, quantiles (per feature) and their normal references."""

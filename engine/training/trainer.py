@@ -191,7 +191,9 @@ def _train_step(
 ) -> dict[str, float]:
     objective = get_objective(config.family)
     rng = np.random.default_rng(_step_seed(config.seed, step, _AUGMENT))
-    inputs = objective.make_inputs(train.curves, index, rng, config, model, device, training=True)
+    inputs = objective.make_inputs(
+        train.curves, index, rng, config, model, device, training=True, scaler=train.scaler
+    )
     target = None if train.labels is None else torch.from_numpy(train.labels[index]).to(device)
     torch.manual_seed(int(_step_seed(config.seed, step, _TORCH).generate_state(1)[0]))
     with autocast(device, config.bf16):

@@ -31,6 +31,7 @@ from engine.data.batching import Batch, collate
 from engine.data.packed import PackedLightCurves
 from engine.models.astraclr.model import AstraCLR
 from engine.training.augment import AugmentConfig, augment
+from engine.training.metadata import MetadataScaler
 from engine.training.objectives.base import Objective
 from engine.training.objectives.settings import ContrastiveConfig
 from engine.training.objectives.views import add_noise, bin_points, crop, inject_outliers
@@ -97,13 +98,14 @@ class AstraCLRObjective(Objective):
         device: torch.device,
         *,
         training: bool,
+        scaler: MetadataScaler | None = None,
     ) -> tuple[Batch, ...]:
         """Build the three views of objects ``index``, padded batches in :data:`VIEWS` order.
 
         The augmentation's time shift is not applied: every view restarts at t = 0.
         """
         augmentation = config.augment if training else AugmentConfig.none()
-        augmented = augment(curves.subset(index), rng, augmentation).curves
+        augmented = augment(curves.subset(index), rng, augmentation, scaler=scaler).curves
         everyone = np.arange(len(index))
         return tuple(
             collate(view, everyone, max_points=model.config.max_points).to(device)

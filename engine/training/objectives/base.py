@@ -6,7 +6,8 @@ on the family:
 
 * :meth:`~Objective.build_model`: a fresh model from the run config and the training data;
 * :meth:`~Objective.make_inputs`: the model inputs of a batch of objects (augmentations, views,
-  truncations), drawing only from the NumPy generator it is given;
+  truncations), drawing only from the NumPy generator it is given, from curves with raw
+  metadata that the split's scaler scales after augmentation;
 * :meth:`~Objective.losses`: the loss terms and their weighted ``"total"``; random draws inside
   (masks) use ``generator``, or torch's global generator, which the trainer seeds every step;
 * :meth:`~Objective.validate` and :meth:`~Objective.score`: validation metrics, and the single
@@ -27,6 +28,7 @@ from torch import nn
 
 from engine.data.packed import PackedLightCurves
 from engine.training.augment import AugmentConfig, collate_augmented
+from engine.training.metadata import MetadataScaler
 from engine.training.sampler import ordered_batches
 
 if TYPE_CHECKING:
@@ -62,10 +64,12 @@ class Objective(ABC):
         device: torch.device,
         *,
         training: bool,
+        scaler: MetadataScaler | None = None,
     ) -> Any:
         """Model inputs of objects ``index``; by default the augmented padded :class:`Batch`.
 
         ``training=False`` (validation) must give inputs that depend only on ``rng``'s seed.
+        ``curves`` carry raw metadata; ``scaler`` scales it after augmentation.
         """
         augment = config.augment if training else AugmentConfig.none()
         return collate_augmented(
@@ -75,6 +79,7 @@ class Objective(ABC):
             augment,
             max_points=model.config.max_points,
             metadata_names=self.metadata_names(model),
+            scaler=scaler,
         ).to(device)
 
     @abstractmethod
@@ -121,7 +126,7 @@ def average_losses(
     sums: dict[str, float] = defaultdict(float)
     for index in ordered_batches(lengths, config.batch_size):
         inputs = objective.make_inputs(
-            split.curves, index, rng, config, model, device, training=False
+            split.curves, index, rng, config, model, device, training=False, scaler=split.scaler
         )
         target = None
         if split.labels is not None:

@@ -21,6 +21,7 @@ from engine.data.batching import Batch, collate
 from engine.data.packed import PackedLightCurves
 from engine.models.rtf.model import N_PHOTOMETRY, RTF
 from engine.training.augment import augment
+from engine.training.metadata import MetadataScaler
 from engine.training.objectives.base import Objective
 from engine.training.objectives.settings import AutoencoderConfig
 from engine.training.objectives.views import truncate
@@ -66,11 +67,12 @@ class RTFObjective(Objective):
         device: torch.device,
         *,
         training: bool,
+        scaler: MetadataScaler | None = None,
     ) -> Batch:
         """Augmented, truncated curves when training; whole curves for validation."""
         chosen = curves.subset(index)
         if training:
-            chosen = augment(chosen, rng, config.augment).curves
+            chosen = augment(chosen, rng, config.augment, scaler=scaler).curves
             chosen = truncate(
                 chosen, rng, rate=config.loss.truncate_rate, min_points=config.loss.min_points
             )

@@ -1,0 +1,145 @@
+"""Move light curves to another distance: redshift extragalactic objects, shift galactic ones.
+
+Extragalactic objects (``hostgal_photoz > 0`` in the raw metadata) are moved from their
+redshift ``z1`` to a new ``z2`` after avocado (Boone 2019, AJ 158, 257), exactly for models
+that read wavelengths:
+
+* ``z2 = z1 · r`` with ``r`` log-uniform in ``z_ratio`` (default ``[0.2, 1.5]``: both nearer,
+  which shallow surveys such as ZTF need, since they only see nearby transients, and farther,
+  avocado's direction), and never below ``min(z1, 0.01)`` (so a flux gain stays moderate);
+* with ``k = (1 + z2) / (1 + z1)``: times after the first point are stretched by ``k`` (time
+  dilation) and wavelengths multiplied by ``k`` (the same rest-frame wavelengths are now
+  observed redder, which is exact because the models consume wavelengths);
+* FLUXCAL (an AB flux density ``f_ν``) is multiplied by ``k · 10^(-0.4 Δμ)``, ``Δμ`` the
+  difference of distance moduli: ``f_ν ∝ (1 + z) L_ν((1 + z) ν) / d_L²``, the factor ``k``
+  being the bandwidth term of the K-correction that remains once the band shift is exact;
+* noise: the flux and its error scale together, and where the source got fainter noise is
+  added back up to the original error (the survey's noise floor, which does not dim with the
+  source): new error ``max(f, 1) · err`` for a flux factor ``f``;
+* metadata: ``hostgal_photoz`` becomes ``z2`` plus its original offset from ``z1`` scaled by
+  ``k``, ``hostgal_photoz_err`` is scaled by ``k``, ``hostgal_specz`` (if present and known)
+  becomes ``z2`` and ``distmod`` (if present) the distance modulus of the new photo-z.
+
+``z1`` is ``hostgal_specz`` where known (every PLAsTiCC training object), else the photo-z.
+Distance moduli are those of PLAsTiCC's cosmology, flat ΛCDM with H0 = 70 and Ωm = 0.3
+(PLAsTiCC's ``distmod`` agrees to 0.13 mag), computed once by astropy on a grid and
+interpolated.
+
+Galactic objects (``hostgal_photoz == 0``) are brightened or dimmed instead, by ``Δm ~
+U[galactic_mag]`` mag (default ``[-1, 1.5]``: a star of the same kind a little nearer or up to
+two times farther), with the same noise rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
+
+import numpy as np
+from astropy.cosmology import FlatLambdaCDM
+
+from engine.data.packed import PackedLightCurves
+from engine.training.surveys import raise_noise
+
+#: PLAsTiCC's cosmology (Kessler et al. 2019)
+COSMOLOGY = FlatLambdaCDM(H0=70.0, Om0=0.3)
+#: lowest redshift an object is moved to (unless it starts lower)
+Z_FLOOR = 0.01
+_Z_GRID = np.geomspace(1e-4, 10.0, 4000)
+
+
+@cache
+def _mu_grid() -> np.ndarray:
+    return COSMOLOGY.distmod(_Z_GRID).value
+
+
+def distance_modulus(z: np.ndarray) -> np.ndarray:
+    """Distance modulus (mag) of redshifts ``z`` in [1e-4, 10], interpolated in log z."""
+    return np.interp(np.log(np.asarray(z, dtype=np.float64)), np.log(_Z_GRID), _mu_grid())
+
+
+def scale_flux_with_floor(
+    curves: PackedLightCurves, factor: np.ndarray, rng: np.random.Generator
+) -> PackedLightCurves:
+    """Multiply each object's flux by ``factor`` (N,), keeping the original noise as a floor.
+
+    Flux and error scale together; where ``factor < 1`` noise is added back up to the original
+    error, so the new error is ``max(factor, 1) · err`` (see the module docstring).
+    """
+    per_point = np.repeat(factor, curves.lengths)
+    flux, flux_err = raise_noise(
+        curves.flux * per_point, curves.flux_err * per_point, curves.flux_err, rng
+    )
+    return replace(curves, flux=flux, flux_err=flux_err)
+
+
+def _source_redshift(metadata: dict[str, np.ndarray]) -> np.ndarray:
+    photoz = metadata["hostgal_photoz"]
+    specz = metadata.get("hostgal_specz", np.full(len(photoz), np.nan))
+    return np.where(np.isfinite(specz) & (specz > 0), specz, photoz)
+
+
+def move_distance(
+    curves: PackedLightCurves,
+    rng: np.random.Generator,
+    *,
+    rate: float,
+    z_ratio: tuple[float, float] = (0.2, 1.5),
+    galactic_mag: tuple[float, float] = (-1.0, 1.5),
+) -> PackedLightCurves:
+    """Move a fraction ``rate`` of objects to another distance (see the module docstring).
+
+    Objects without a finite ``hostgal_photoz`` are left alone (their kind is unknown), and so
+    is everything when the metadata has no ``hostgal_photoz`` or ``rate`` is 0 (nothing is
+    drawn then).
+    """
+    if rate == 0 or "hostgal_photoz" not in curves.metadata:
+        return curves
+    n = len(curves)
+    meta = curves.metadata
+    photoz = meta["hostgal_photoz"]
+    chosen = rng.random(n) < rate
+    extragalactic = chosen & np.isfinite(photoz) & (photoz > 0)
+    galactic = chosen & (photoz == 0)
+    z1 = np.where(extragalactic, _source_redshift(meta), 1.0)
+    ratio = np.exp(rng.uniform(np.log(z_ratio[0]), np.log(z_ratio[1]), n))
+    z2 = np.where(extragalactic, np.maximum(z1 * ratio, np.minimum(z1, Z_FLOOR)), z1)
+    k = (1.0 + z2) / (1.0 + z1)
+    dimming = 10.0 ** (-0.4 * (distance_modulus(z2) - distance_modulus(z1)))
+    shift = rng.uniform(*galactic_mag, n)
+    factor = np.where(extragalactic, k * dimming, np.where(galactic, 10.0 ** (-0.4 * shift), 1.0))
+    k_point = np.repeat(k, curves.lengths)
+    first = np.repeat(
+        curves.time[np.minimum(curves.offsets[:-1], len(curves.time) - 1)], curves.lengths
+    )
+    moved = replace(
+        curves,
+        time=first + (curves.time - first) * k_point,
+        wavelength=(curves.wavelength * k_point).astype(np.float32),
+        metadata=_moved_metadata(meta, extragalactic, z1, z2, k),
+    )
+    return scale_flux_with_floor(moved, factor, rng)
+
+
+def _moved_metadata(
+    meta: dict[str, np.ndarray],
+    moved: np.ndarray,
+    z1: np.ndarray,
+    z2: np.ndarray,
+    k: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Redshift metadata of the ``moved`` objects at their new redshift (module docstring)."""
+    out = dict(meta)
+    photoz = np.where(moved, z2 + (meta["hostgal_photoz"] - z1) * k, meta["hostgal_photoz"])
+    out["hostgal_photoz"] = np.where(moved, np.maximum(photoz, 1e-4), photoz)
+    if "hostgal_photoz_err" in meta:
+        out["hostgal_photoz_err"] = np.where(
+            moved, meta["hostgal_photoz_err"] * k, meta["hostgal_photoz_err"]
+        )
+    if "hostgal_specz" in meta:
+        known = moved & np.isfinite(meta["hostgal_specz"]) & (meta["hostgal_specz"] > 0)
+        out["hostgal_specz"] = np.where(known, z2, meta["hostgal_specz"])
+    if "distmod" in meta:
+        new_mu = distance_modulus(np.where(moved, out["hostgal_photoz"], 1.0))
+        out["distmod"] = np.where(moved, new_mu, meta["distmod"])
+    return out
