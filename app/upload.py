@@ -17,9 +17,11 @@ import param
 import polars as pl
 
 from app.state import AppState
+from app.text import markdown
 from engine.catalog import ModelProducts
-from engine.data.assemble import IngestReport
-from engine.data.bands import BandRegistry, parse_band_map
+from engine.data.bands import parse_band_map
+from engine.data.load import LoadedTable, ReadOptions
+from engine.data.report import IngestReport
 from engine.errors import CatscopeError, FileTooLargeError, MissingColumnError, UnknownBandError
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,31 @@ def _attempt(function, *args) -> tuple:
     except Exception as exc:  # noqa: BLE001 - shown on the page; logged for the developers
         log.exception("upload step %s failed", getattr(function, "__name__", function))
         return None, exc
+
+
+def _markdown_table(rows: list[dict[str, str]]) -> str:
+    """Write ``rows`` (dicts of one set of keys) as a Markdown table, every cell escaped."""
+    if not rows:
+        return ""
+    names = list(rows[0])
+    lines = [names, ["---"] * len(names), *([row[n] for n in names] for row in rows)]
+    return "\n".join(
+        "| " + " | ".join(markdown(c) if i != 1 else c for c in line) + " |"
+        for i, line in enumerate(lines)
+    )
+
+
+def report_markdown(report: IngestReport) -> str:
+    """Describe what reading an upload did in Markdown: the summary, rules and bands seen."""
+    return "\n\n".join(
+        part
+        for part in (
+            f"**{markdown(report.summary())}**",
+            _markdown_table(report.rows()),
+            _markdown_table(report.band_rows()),
+        )
+        if part
+    )
 
 
 class UploadView(pn.viewable.Viewer):
@@ -92,27 +119,37 @@ class UploadView(pn.viewable.Viewer):
             collapsed=True,
             sizing_mode="stretch_width",
         )
+        self._report = pn.pane.Markdown("", sizing_mode="stretch_width")
 
     def show(self, text: str, kind: str) -> None:
         """Put ``text`` in the status box (``kind``: info, success, warning, danger)."""
         self._status.param.update(object=text, alert_type=kind)
 
-    def read(self, filename: str, content: bytes) -> tuple[pl.DataFrame, IngestReport]:
-        """Read uploaded ``content`` named ``filename`` with the ingest readers: (table, report)."""
+    def options(self) -> ReadOptions:
+        """Build the input options of the mapping form (cleaning as ``catscope ingest``'s)."""
         from engine.data.ingest import parse_columns
-        from engine.data.readers import read_any
 
-        columns = parse_columns(self.columns) if self.columns.strip() else None
         entries = [e.strip() for e in self.band_map.replace(";", ",").split(",") if e.strip()]
-        registry = BandRegistry(parse_band_map(entries))
+        return ReadOptions(
+            columns=parse_columns(self.columns) or None, band_map=parse_band_map(entries)
+        )
+
+    def read(self, filename: str, content: bytes) -> LoadedTable:
+        """Read uploaded ``content`` named ``filename`` as ``catscope ingest`` would."""
+        from engine.data.load import load
+
+        options = self.options()
         with tempfile.TemporaryDirectory(prefix="catscope-upload-") as folder:
             path = Path(folder) / Path(filename).name
             path.write_bytes(content)
             try:
-                return read_any(path, columns=columns, registry=registry)
+                loaded = load(path, options)
             except CatscopeError as exc:
                 # name the file as the user knows it, not by its temporary copy
                 raise type(exc)(str(exc).replace(str(path), filename)) from exc
+        for report in loaded.reports:
+            report.source = filename
+        return loaded
 
     def prepare(self, filename: str, content: bytes) -> Prepared:
         """Read ``content`` and score it with the chosen model; touches no widget or state."""
@@ -122,7 +159,8 @@ class UploadView(pn.viewable.Viewer):
                 f"{MAX_UPLOAD_BYTES // 1024**2} MB. Use `catscope ingest` for bigger files."
             )
             raise FileTooLargeError(msg)
-        table, report = self.read(filename, content)
+        loaded = self.read(filename, content)
+        table, report = loaded.table, loaded.reports[0]
         products, note = self.place(table)
         chosen = products.get(self.state.model, ModelProducts())
         if self.state.can("classify") and chosen.predictions is None:
@@ -173,9 +211,10 @@ class UploadView(pn.viewable.Viewer):
         self.show(
             f"**Added {prepared.table.height:,} objects ({prepared.report.n_points:,} points) "
             f"from {filename}.**{scored} Find them on the Browse page (source = {filename})."
-            f"{notes}",
+            f"\n\n{markdown(prepared.report.summary())}.{notes}",
             "success",
         )
+        self._report.object = report_markdown(prepared.report)
 
     def upload(self, filename: str, content: bytes) -> None:
         """Read ``content``, add its objects to the catalogue and report the outcome."""
@@ -188,6 +227,7 @@ class UploadView(pn.viewable.Viewer):
             error = _attempt(self.apply, filename, prepared)[1]
         if error is None:
             return
+        self._report.object = ""
         if isinstance(error, MissingColumnError | UnknownBandError):
             self._mapping.collapsed = False
         if isinstance(error, CatscopeError):
@@ -218,5 +258,6 @@ class UploadView(pn.viewable.Viewer):
             pn.Row(self._file, button),
             self._mapping,
             self._status,
+            self._report,
             sizing_mode="stretch_width",
         )

@@ -15,6 +15,7 @@ new1,60001.2,r,12.0,1.1
 new1,60003.0,g,11.0,0.9
 new2,60000.5,i,-3.0,2.0
 new2,60002.5,z,4.0,2.0
+new2,60003.5,z,5.0,2.0
 """
 
 
@@ -27,7 +28,7 @@ def test_a_good_file_is_added_and_scored(state):
     view = UploadView(state=state)
     view.upload("mine.csv", GOOD)
     kind, text = _status(view)
-    assert kind == "success" and "Added 2 objects (5 points) from mine.csv" in text
+    assert kind == "success" and "Added 2 objects (6 points) from mine.csv" in text
     assert "Scored with tiny-atcat" in text
     catalog = state.catalog
     assert len(catalog) == before + 2 and catalog.uploaded == {
@@ -49,7 +50,7 @@ def test_without_a_model_uploads_are_added_unscored(bare_state):
     ("content", "expected"),
     [
         (b"object_id,mjd,band,flux,flux_err\na,60000,g,bright,1\n", "non-numeric"),
-        (b"object_id,mjd,band,flux,flux_err\na,60000,g,1,0\n", "errors must be > 0"),
+        (b"object_id,mjd,band,flux,flux_err\na,60000,g,1,0\n", "1 zero errors"),
         (b"\x00\x01\x02 not a table at all", "mine.csv"),
         (b"", "mine.csv"),
     ],
@@ -65,7 +66,7 @@ def test_bad_files_show_an_error_and_change_nothing(state, content, expected):
 
 
 def test_missing_columns_open_the_mapping_form_and_a_mapping_fixes_them(state):
-    content = b"ID,T,FLT,F,E\nx1,60000.0,g,5.0,1.0\nx1,60001.0,g,6.0,1.0\n"
+    content = b"ID,T,FLT,F,E\nx1,60000.0,g,5.0,1.0\nx1,60001.0,g,6.0,1.0\nx1,60002.0,g,6.0,1.0\n"
     view = UploadView(state=state)
     assert view._mapping.collapsed
     view.upload("odd.csv", content)
@@ -76,14 +77,14 @@ def test_missing_columns_open_the_mapping_form_and_a_mapping_fixes_them(state):
 
 
 def test_unknown_bands_can_be_mapped(state):
-    content = b"object_id,mjd,band,flux,flux_err\nw1,60000,W,5,1\nw1,60001,W,6,1\n"
+    content = b"object_id,mjd,band,flux,flux_err\nw1,60000,W,5,1\nw1,60001,W,6,1\nw1,60002,W,7,1\n"
     view = UploadView(state=state)
     view.upload("w.csv", content)
     assert _status(view)[0] == "danger" and "unknown band 'W'" in _status(view)[1]
     view.band_map = "W=6000"
     view.upload("w.csv", content)
     assert _status(view)[0] == "success"
-    assert state.catalog.get("w1")["wavelength"].to_list() == [[6000.0, 6000.0]]
+    assert state.catalog.get("w1")["wavelength"].to_list() == [[6000.0, 6000.0, 6000.0]]
 
 
 def test_bad_mapping_text_is_reported(state):

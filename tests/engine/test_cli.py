@@ -30,11 +30,13 @@ def test_ingest_bad_band_is_one_line_error(tmp_path):
 
 def test_ingest_band_map_adds_a_band(tmp_path):
     bad = tmp_path / "w.csv"
-    bad.write_text("object_id,mjd,band,mag,magerr\na,60000,Q,20,0.1\n")
+    bad.write_text(
+        "object_id,mjd,band,mag,magerr\na,60000,Q,20,0.1\na,60001,Q,20,0.1\na,60002,Q,20,0.1\n"
+    )
     out = tmp_path / "x.parquet"
     result = runner.invoke(app, ["ingest", str(bad), "--out", str(out), "--band-map", "Q=5000"])
     assert result.exit_code == 0, result.output
-    assert read_table(out)["wavelength"][0].to_list() == [5000.0]
+    assert read_table(out)["wavelength"][0].to_list() == [5000.0] * 3
 
 
 def test_score_and_evaluate(tmp_path, model_dir, sample_table):
