@@ -333,6 +333,8 @@ def index(
     if engine not in ("local", "dask"):
         msg = f"--engine must be 'local' or 'dask', got {engine!r}"
         raise typer.BadParameter(msg)
+    if input.is_dir():
+        read.refuse_rereading(input)
     source = input if input.is_dir() else _load(input, read, report_path).table
     if add:
         table = read_input(source)

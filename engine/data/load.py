@@ -60,6 +60,16 @@ class ReadOptions:
         """Whether a canonical catscope table must be read again (columns, bands or metadata)."""
         return bool(self.columns or self.band_map or self.metadata)
 
+    def refuse_rereading(self, source: str | Path) -> None:
+        """Raise if ``source`` (canonical shards, read as they are) would ignore these options."""
+        if self.rereads_tables:
+            msg = (
+                f"{source}: --columns, --band-map and --metadata do not apply to a folder of "
+                "catscope Parquet shards, which are read as they are; catscope ingest the files "
+                "first"
+            )
+            raise InputError(msg)
+
 
 @dataclass(frozen=True)
 class LoadedTable:

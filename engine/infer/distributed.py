@@ -381,12 +381,7 @@ def score_dataset(
         )  # fmt: skip
         written = _import_lsdb().open_catalog(out)
         return int(written.hc_structure.catalog_info.total_rows), written.npartitions
-    if options.rereads_tables:
-        msg = (
-            "--columns, --band-map and --metadata apply to HATS catalogues; Parquet shards must "
-            "be canonical catscope tables (catscope ingest them first)"
-        )
-        raise InputError(msg)
+    options.refuse_rereading(input_path)
     summary = score_partitioned(
         input_path, out_dir, model, client=client, settings=settings, models_dir=models_dir
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import panel as pn
 import polars as pl
 import pytest
 
@@ -85,6 +86,39 @@ def test_unknown_bands_can_be_mapped(state):
     view.upload("w.csv", content)
     assert _status(view)[0] == "success"
     assert state.catalog.get("w1")["wavelength"].to_list() == [[6000.0, 6000.0, 6000.0]]
+
+
+def test_an_object_of_a_user_band_can_be_inspected_and_continued(state):
+    from app.model_views import ContinuationView, ProbabilityView
+
+    content = b"object_id,mjd,band,flux,flux_err\nw1,60000,W,5,1\nw1,60001,W,6,1\nw1,60002,W,7,1\n"
+    view = UploadView(state=state, band_map="W=6000")
+    view.upload("w.csv", content)
+    assert _status(view)[0] == "success"
+    state.object_id = "w1"
+    assert not ProbabilityView(state=state).content().select(pn.pane.Alert)
+    continuation = ContinuationView(state=state, points_per_band=2, n_samples=2)
+    assert continuation.bands == ["W"]
+    run_handler(continuation._generate())
+    assert continuation._output.select(pn.pane.HoloViews)  # drawn, not an error
+    assert not continuation._output.select(pn.pane.Alert)
+
+
+def test_a_messy_file_is_added_with_its_report_shown(state, small_catalog, tmp_path):
+    from tests.messy import write_messy_csv
+
+    table = small_catalog.table.head(10).with_columns(
+        pl.concat_str(pl.lit("messy-"), pl.col("object_id")).alias("object_id")
+    )
+    injected = write_messy_csv(table, tmp_path / "m.csv", fraction=0.02)
+    view = UploadView(state=state)
+    view.upload("m.csv", (tmp_path / "m.csv").read_bytes())
+    kind, text = _status(view)
+    n = injected["sentinel_magnitudes"]
+    assert kind == "success" and f"{n} sentinel mags, {n} zero errors, {n} same" in text
+    report = str(view._report.object)
+    assert report.startswith("**kept ") and f"| sentinel mags | dropped | {n} |" in report
+    assert "| lsst\\_g | lsst\\_g | 4827 Å |" in report  # escaped Markdown, as shown
 
 
 def test_bad_mapping_text_is_reported(state):
