@@ -232,7 +232,8 @@ def drop_bad_errors(
             f"check the error column {column!r} and its units"
         )
         raise InvalidValueError(msg)
-    found = pl.format("flux_err={}", pl.col("flux_err"))
+    error = SOURCE_MAG_ERR if SOURCE_MAG_ERR in points.columns else "flux_err"
+    found = pl.format("{}={}", pl.lit(column), pl.col(error))
     report.record(
         RuleRecord.of("bad_errors", "zero errors", "dropped", bad, found),
         f"dropped {bad.height} point(s) with a zero, negative or unrepresentable error in "

@@ -172,21 +172,21 @@ class IngestReport:
             text += f"; {len(self.objects_dropped):,} object(s) dropped"
         return text
 
-    def rows(self) -> list[dict[str, str]]:
-        """Return the report as table rows (rule, action, points, examples), one per rule run."""
+    def rows(self, examples: int = 2) -> list[dict[str, str]]:
+        """Return table rows (rule, action, points, examples) of the rules that found something.
+
+        ``examples`` caps the examples shown per rule (the report keeps up to
+        :data:`MAX_EXAMPLES`); objects a rule dropped whole are listed after them.
+        """
         return [
             {
                 "rule": r.label,
                 "action": r.action,
                 "points": f"{r.points:,}",
-                "examples": "; ".join(f"{e.object_id!r} row {e.row}: {e.found}" for e in r.examples)
-                + (
-                    f" (objects {', '.join(map(repr, r.objects[:MAX_EXAMPLES]))})"
-                    if r.objects
-                    else ""
-                ),
+                "examples": _examples(r, examples),
             }
             for r in self.rules
+            if r.points or r.objects
         ]
 
     def band_rows(self) -> list[dict[str, str]]:
@@ -218,6 +218,18 @@ class IngestReport:
             "objects_dropped": self.objects_dropped,
             "summary": self.summary(),
         }
+
+
+def _examples(record: RuleRecord, limit: int) -> str:
+    """Describe a rule's examples (``'a' row 3: mag=99.99 (and 12 more)``), then its objects."""
+    shown = "; ".join(f"{e.object_id!r} row {e.row}: {e.found}" for e in record.examples[:limit])
+    rows_left = record.points - min(limit, len(record.examples))
+    text = shown + (f" (and {rows_left:,} more)" if shown and rows_left > 0 else "")
+    if record.objects:
+        ids = ", ".join(map(repr, record.objects[:MAX_EXAMPLES]))
+        more = len(record.objects) - MAX_EXAMPLES
+        text += f"; objects {ids}" + (f" (and {more:,} more)" if more > 0 else "")
+    return text.removeprefix("; ")
 
 
 def _text_table(rows: list[dict[str, str]]) -> str:
