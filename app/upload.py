@@ -20,6 +20,7 @@ from app.state import AppState
 from app.text import markdown
 from engine.catalog import ModelProducts
 from engine.data.bands import parse_band_map
+from engine.data.clean import CleaningPolicy
 from engine.data.load import LoadedTable, ReadOptions
 from engine.data.report import IngestReport
 from engine.errors import CatscopeError, FileTooLargeError, MissingColumnError, UnknownBandError
@@ -94,6 +95,12 @@ class UploadView(pn.viewable.Viewer):
         doc="Column mapping overriding detection, e.g. object_id=ID,time=MJD,mag=M,mag_err=E",
     )
     band_map = param.String(default="", doc="Extra bands, e.g. w=6000, G2=ztf_g (comma separated).")
+    min_points = param.Integer(
+        default=CleaningPolicy.min_points, bounds=(1, None), doc="Drop objects with fewer points."
+    )
+    strict = param.Boolean(
+        default=False, doc="Refuse the file at its first bad point instead of dropping it."
+    )
     add = param.Event(doc="Read the file and add its objects.")
 
     def __init__(self, **params) -> None:
@@ -110,6 +117,10 @@ class UploadView(pn.viewable.Viewer):
         self._mapping = pn.Card(
             pn.widgets.TextInput.from_param(self.param.columns, sizing_mode="stretch_width"),
             pn.widgets.TextInput.from_param(self.param.band_map, sizing_mode="stretch_width"),
+            pn.Row(
+                pn.widgets.IntInput.from_param(self.param.min_points),
+                pn.widgets.Checkbox.from_param(self.param.strict),
+            ),
             pn.pane.Markdown(
                 "Roles: `object_id`, `time` (MJD or JD), `band`, `flux` + `flux_err` (FLUXCAL, "
                 "zero point 27.5) or `mag` + `mag_err` (AB), optional `detected`, `label`. "
@@ -126,12 +137,14 @@ class UploadView(pn.viewable.Viewer):
         self._status.param.update(object=text, alert_type=kind)
 
     def options(self) -> ReadOptions:
-        """Build the input options of the mapping form (cleaning as ``catscope ingest``'s)."""
+        """Build the input options of the mapping form (the other cleaning options at defaults)."""
         from engine.data.ingest import parse_columns
 
         entries = [e.strip() for e in self.band_map.replace(";", ",").split(",") if e.strip()]
         return ReadOptions(
-            columns=parse_columns(self.columns) or None, band_map=parse_band_map(entries)
+            columns=parse_columns(self.columns) or None,
+            band_map=parse_band_map(entries),
+            cleaning=CleaningPolicy(strict=self.strict, min_points=self.min_points),
         )
 
     def read(self, filename: str, content: bytes) -> LoadedTable:

@@ -83,10 +83,6 @@ class LoadedTable:
     reports: tuple[IngestReport, ...]
     registry: BandRegistry
 
-    def summary(self) -> str:
-        """One line per file: :meth:`IngestReport.summary` after the file name."""
-        return "\n".join(f"{r.source}: {r.summary()}" for r in self.reports)
-
 
 def _without_paired_phot(paths: list[Path]) -> list[Path]:
     """Drop SNANA PHOT files whose HEAD file is also listed: reading the HEAD reads both."""
@@ -123,7 +119,7 @@ def _is_canonical(path: Path) -> bool:
         return False  # read_any names the problem
 
 
-def bands_of(table: pl.DataFrame) -> list[BandSeen]:
+def _bands_of(table: pl.DataFrame) -> list[BandSeen]:
     """List the bands of a canonical table with their wavelengths and point counts."""
     points = table.select("band", "wavelength").explode("band", "wavelength")
     counts = points.group_by("band", "wavelength", maintain_order=True).len()
@@ -135,7 +131,7 @@ def _read_canonical(path: Path) -> tuple[pl.DataFrame, IngestReport]:
     table = read_table(path)
     report = IngestReport(source=str(path), format="catscope", n_objects=table.height)
     report.n_points = int(table["time"].list.len().sum())
-    report.bands = bands_of(table)
+    report.bands = _bands_of(table)
     report.note("a catscope table: read as it is, cleaned when it was written")
     return table, report
 

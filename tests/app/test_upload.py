@@ -66,6 +66,16 @@ def test_bad_files_show_an_error_and_change_nothing(state, content, expected):
     assert state.catalog is catalog
 
 
+def test_strict_refuses_what_the_lenient_default_drops(state):
+    content = b"object_id,mjd,band,flux,flux_err\na,1,g,1,1\na,2,g,2,0\na,3,g,3,1\na,4,g,4,1\n"
+    view = UploadView(state=state, strict=True)
+    view.upload("z.csv", content)
+    assert _status(view)[0] == "danger" and "errors must be > 0" in _status(view)[1]
+    view.strict = False
+    view.upload("z.csv", content)
+    assert _status(view)[0] == "success" and "1 zero errors" in _status(view)[1]
+
+
 def test_missing_columns_open_the_mapping_form_and_a_mapping_fixes_them(state):
     content = b"ID,T,FLT,F,E\nx1,60000.0,g,5.0,1.0\nx1,60001.0,g,6.0,1.0\nx1,60002.0,g,6.0,1.0\n"
     view = UploadView(state=state)
