@@ -43,6 +43,7 @@ import polars as pl
 
 from engine.data.report import (
     MAX_EXAMPLES,
+    ROW,
     IngestReport,
     RuleRecord,
     describe_objects,
@@ -258,7 +259,7 @@ def drop_exact_duplicates(
     """Rule 5: keep one of identical observations (object, time, band, flux, error)."""
     values = ["object_id", "time", "band", "flux", "flux_err"]
     unique = points.unique(subset=values, keep="first", maintain_order=True)
-    repeated = points.join(unique.select(pl.col("_row")), on="_row", how="anti")
+    repeated = points.join(unique.select(ROW), on=ROW, how="anti")
     found = pl.format("time={} band={}", pl.col("time"), pl.col("band"))
     report.record(
         RuleRecord.of("exact_duplicates", "exact duplicates", "dropped", repeated, found),
