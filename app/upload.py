@@ -17,9 +17,12 @@ import param
 import polars as pl
 
 from app.state import AppState
+from app.text import markdown
 from engine.catalog import ModelProducts
-from engine.data.assemble import IngestReport
-from engine.data.bands import BandRegistry, parse_band_map
+from engine.data.bands import parse_band_map
+from engine.data.clean import CleaningPolicy
+from engine.data.load import LoadedTable, ReadOptions
+from engine.data.report import IngestReport
 from engine.errors import CatscopeError, FileTooLargeError, MissingColumnError, UnknownBandError
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,31 @@ def _attempt(function, *args) -> tuple:
         return None, exc
 
 
+def _markdown_table(rows: list[dict[str, str]]) -> str:
+    """Write ``rows`` (dicts of one set of keys) as a Markdown table, every cell escaped."""
+    if not rows:
+        return ""
+    names = list(rows[0])
+    lines = [names, ["---"] * len(names), *([row[n] for n in names] for row in rows)]
+    return "\n".join(
+        "| " + " | ".join(markdown(c) if i != 1 else c for c in line) + " |"
+        for i, line in enumerate(lines)
+    )
+
+
+def report_markdown(report: IngestReport) -> str:
+    """Describe what reading an upload did in Markdown: the summary, rules and bands seen."""
+    return "\n\n".join(
+        part
+        for part in (
+            f"**{markdown(report.summary())}**",
+            _markdown_table(report.rows()),
+            _markdown_table(report.band_rows()),
+        )
+        if part
+    )
+
+
 class UploadView(pn.viewable.Viewer):
     """File picker, optional column and band mapping, and the outcome of the last upload."""
 
@@ -67,6 +95,12 @@ class UploadView(pn.viewable.Viewer):
         doc="Column mapping overriding detection, e.g. object_id=ID,time=MJD,mag=M,mag_err=E",
     )
     band_map = param.String(default="", doc="Extra bands, e.g. w=6000, G2=ztf_g (comma separated).")
+    min_points = param.Integer(
+        default=CleaningPolicy.min_points, bounds=(1, None), doc="Drop objects with fewer points."
+    )
+    strict = param.Boolean(
+        default=False, doc="Refuse the file at its first bad point instead of dropping it."
+    )
     add = param.Event(doc="Read the file and add its objects.")
 
     def __init__(self, **params) -> None:
@@ -83,6 +117,10 @@ class UploadView(pn.viewable.Viewer):
         self._mapping = pn.Card(
             pn.widgets.TextInput.from_param(self.param.columns, sizing_mode="stretch_width"),
             pn.widgets.TextInput.from_param(self.param.band_map, sizing_mode="stretch_width"),
+            pn.Row(
+                pn.widgets.IntInput.from_param(self.param.min_points),
+                pn.widgets.Checkbox.from_param(self.param.strict),
+            ),
             pn.pane.Markdown(
                 "Roles: `object_id`, `time` (MJD or JD), `band`, `flux` + `flux_err` (FLUXCAL, "
                 "zero point 27.5) or `mag` + `mag_err` (AB), optional `detected`, `label`. "
@@ -92,27 +130,39 @@ class UploadView(pn.viewable.Viewer):
             collapsed=True,
             sizing_mode="stretch_width",
         )
+        self._report = pn.pane.Markdown("", sizing_mode="stretch_width")
 
     def show(self, text: str, kind: str) -> None:
         """Put ``text`` in the status box (``kind``: info, success, warning, danger)."""
         self._status.param.update(object=text, alert_type=kind)
 
-    def read(self, filename: str, content: bytes) -> tuple[pl.DataFrame, IngestReport]:
-        """Read uploaded ``content`` named ``filename`` with the ingest readers: (table, report)."""
+    def options(self) -> ReadOptions:
+        """Build the input options of the mapping form (the other cleaning options at defaults)."""
         from engine.data.ingest import parse_columns
-        from engine.data.readers import read_any
 
-        columns = parse_columns(self.columns) if self.columns.strip() else None
         entries = [e.strip() for e in self.band_map.replace(";", ",").split(",") if e.strip()]
-        registry = BandRegistry(parse_band_map(entries))
+        return ReadOptions(
+            columns=parse_columns(self.columns) or None,
+            band_map=parse_band_map(entries),
+            cleaning=CleaningPolicy(strict=self.strict, min_points=self.min_points),
+        )
+
+    def read(self, filename: str, content: bytes) -> LoadedTable:
+        """Read uploaded ``content`` named ``filename`` as ``catscope ingest`` would."""
+        from engine.data.load import load
+
+        options = self.options()
         with tempfile.TemporaryDirectory(prefix="catscope-upload-") as folder:
             path = Path(folder) / Path(filename).name
             path.write_bytes(content)
             try:
-                return read_any(path, columns=columns, registry=registry)
+                loaded = load(path, options)
             except CatscopeError as exc:
                 # name the file as the user knows it, not by its temporary copy
                 raise type(exc)(str(exc).replace(str(path), filename)) from exc
+        for report in loaded.reports:
+            report.source = filename
+        return loaded
 
     def prepare(self, filename: str, content: bytes) -> Prepared:
         """Read ``content`` and score it with the chosen model; touches no widget or state."""
@@ -122,7 +172,8 @@ class UploadView(pn.viewable.Viewer):
                 f"{MAX_UPLOAD_BYTES // 1024**2} MB. Use `catscope ingest` for bigger files."
             )
             raise FileTooLargeError(msg)
-        table, report = self.read(filename, content)
+        loaded = self.read(filename, content)
+        table, report = loaded.table, loaded.reports[0]
         products, note = self.place(table)
         chosen = products.get(self.state.model, ModelProducts())
         if self.state.can("classify") and chosen.predictions is None:
@@ -173,9 +224,10 @@ class UploadView(pn.viewable.Viewer):
         self.show(
             f"**Added {prepared.table.height:,} objects ({prepared.report.n_points:,} points) "
             f"from {filename}.**{scored} Find them on the Browse page (source = {filename})."
-            f"{notes}",
+            f"\n\n{markdown(prepared.report.summary())}.{notes}",
             "success",
         )
+        self._report.object = report_markdown(prepared.report)
 
     def upload(self, filename: str, content: bytes) -> None:
         """Read ``content``, add its objects to the catalogue and report the outcome."""
@@ -188,6 +240,7 @@ class UploadView(pn.viewable.Viewer):
             error = _attempt(self.apply, filename, prepared)[1]
         if error is None:
             return
+        self._report.object = ""
         if isinstance(error, MissingColumnError | UnknownBandError):
             self._mapping.collapsed = False
         if isinstance(error, CatscopeError):
@@ -218,5 +271,6 @@ class UploadView(pn.viewable.Viewer):
             pn.Row(self._file, button),
             self._mapping,
             self._status,
+            self._report,
             sizing_mode="stretch_width",
         )

@@ -12,11 +12,15 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from engine.cli_input import echo_reports, reads_user_files
 from engine.errors import CatscopeError
+
+if TYPE_CHECKING:
+    from engine.data.load import LoadedTable, ReadOptions
 
 app = typer.Typer(
     name="catscope",
@@ -47,44 +51,22 @@ def friendly_errors(command: Callable) -> Callable:
 
 @app.command()
 @friendly_errors
+@reads_user_files
 def ingest(
     inputs: Annotated[list[Path], typer.Argument(help="CSV, Parquet or FITS files of photometry.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Canonical Parquet table to write.")],
-    columns: Annotated[
-        str | None,
-        typer.Option(
-            help="Column mapping overriding detection, e.g. 'object_id=ID,time=MJD,mag=M'."
-        ),
-    ] = None,
-    band_map: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--band-map", help="Add or override a band: NAME=WAVELENGTH_A or NAME=KNOWN_BAND."
-        ),
-    ] = None,
-    metadata: Annotated[
-        Path | None, typer.Option(help="Per-object metadata CSV (e.g. PLAsTiCC metadata).")
-    ] = None,
-    max_file_bytes: Annotated[
-        int, typer.Option(help="Refuse input files larger than this many bytes.")
-    ] = 2 * 1024**3,
+    read: ReadOptions,
+    report_path: Path | None,
 ) -> None:
     """Read light curves in any supported format and write catscope's canonical Parquet table."""
-    from engine.data.bands import parse_band_map
-    from engine.data.ingest import ingest_files, parse_columns
     from engine.data.schema import write_table
 
-    table, reports = ingest_files(
-        inputs,
-        columns=parse_columns(columns) if columns else None,
-        band_map=parse_band_map(band_map),
-        metadata_path=metadata,
-        max_file_bytes=max_file_bytes,
-    )
-    write_table(table, out)
-    n_points = int(table["time"].list.len().sum())
+    loaded = _load(inputs, read, report_path)
+    write_table(loaded.table, out)
+    n_points = int(loaded.table["time"].list.len().sum())
     typer.echo(
-        f"wrote {out}: {table.height:,} objects, {n_points:,} points from {len(reports)} file(s)"
+        f"wrote {out}: {loaded.table.height:,} objects, {n_points:,} points from "
+        f"{len(loaded.reports)} file(s)"
     )
 
 
@@ -161,23 +143,13 @@ def calibrate(
     _report_calibration(find_model(model).path, data)
 
 
-def _read_any_table(path: Path, columns: str | None = None, band_map: list[str] | None = None):
-    """Read a catscope Parquet table, or any file ``ingest`` reads, as a canonical table."""
-    from engine.data.bands import parse_band_map
-    from engine.data.ingest import ingest_files, parse_columns
-    from engine.data.schema import LIGHT_CURVE_SCHEMA, read_table
+def _load(paths: Path | list[Path], read: ReadOptions, report_path: Path | None) -> LoadedTable:
+    """Read user files through :func:`engine.data.load.load` and print what reading did."""
+    from engine.data.load import load
 
-    if path.suffix == ".parquet" and columns is None and not band_map:
-        import polars as pl
-
-        if set(LIGHT_CURVE_SCHEMA.names()) <= set(pl.read_parquet_schema(path)):
-            return read_table(path)
-    table, _ = ingest_files(
-        [path],
-        columns=parse_columns(columns) if columns else None,
-        band_map=parse_band_map(band_map),
-    )
-    return table
+    loaded = load(paths, read, progress=isinstance(paths, list) and len(paths) > 1)
+    echo_reports(loaded, report_path)
+    return loaded
 
 
 ModelOption = Annotated[
@@ -191,14 +163,15 @@ DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (d
 
 @app.command()
 @friendly_errors
+@reads_user_files
 def score(
     input: Annotated[
         Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of predictions.")],
+    read: ReadOptions,
+    report_path: Path | None,
     model: ModelOption = "atcat-plasticc",
-    columns: Annotated[str | None, typer.Option(help="Column mapping, as for ingest.")] = None,
-    band_map: Annotated[list[str] | None, typer.Option("--band-map", help="As for ingest.")] = None,
     device: DeviceOption = None,
     precision: PrecisionOption = "fp32",
     engine: Annotated[
@@ -219,7 +192,6 @@ def score(
         msg = f"--engine must be 'local' or 'dask', got {engine!r}"
         raise typer.BadParameter(msg)
     if engine == "dask":
-        from engine.data.ingest import parse_columns
         from engine.infer.distributed import score_dataset
 
         n_objects, n_parts = score_dataset(
@@ -227,7 +199,7 @@ def score(
             out,
             model,
             client=scheduler,
-            columns=parse_columns(columns) if columns else None,
+            options=read,
             settings=InferenceSettings(device=device, precision=precision),
         )  # fmt: skip
         typer.echo(f"wrote {out}: {n_objects:,} objects in {n_parts:,} partitions")
@@ -235,17 +207,21 @@ def score(
     predictor = load_predictor(
         model, settings=InferenceSettings(device=device, precision=precision)
     )
-    table = _read_any_table(input, columns, band_map)
-    predictions = predictor.predict(table)
+    predictions = predictor.predict(_load(input, read, report_path).table)
     predictions.write_parquet(out)
     typer.echo(f"wrote {out}: {predictions.height:,} objects scored by {predictor.info.name}")
 
 
 @app.command()
 @friendly_errors
+@reads_user_files
 def evaluate(
-    data: Annotated[Path, typer.Option(help="Labelled light curves (catscope Parquet).")],
+    data: Annotated[
+        Path, typer.Option(help="Labelled light curves: catscope Parquet or any ingest format.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON file of metrics.")],
+    read: ReadOptions,
+    report_path: Path | None,
     model: ModelOption = "atcat-plasticc",
     folds: Annotated[
         Path | None, typer.Option(help="folds.parquet: evaluate only the objects of --fold.")
@@ -267,7 +243,7 @@ def evaluate(
     predictor = load_predictor(
         model, settings=InferenceSettings(device=device, precision=precision)
     )
-    table = _read_any_table(data)
+    table = _load(data, read, report_path).table
     if folds is not None:
         chosen = pl.read_parquet(folds).filter(pl.col("fold") == fold).select("object_id")
         table = table.join(chosen, on="object_id", how="semi", maintain_order="left")
@@ -308,11 +284,14 @@ def baseline(
 
 @app.command()
 @friendly_errors
+@reads_user_files
 def index(
     input: Annotated[
         Path, typer.Argument(help="Light curves: catscope Parquet or any ingest format.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Catalogue folder to write.")],
+    read: ReadOptions,
+    report_path: Path | None,
     models: Annotated[
         list[str] | None,
         typer.Option("--models", "-m", help="Models to index with (default: all shipped)."),
@@ -354,7 +333,9 @@ def index(
     if engine not in ("local", "dask"):
         msg = f"--engine must be 'local' or 'dask', got {engine!r}"
         raise typer.BadParameter(msg)
-    source = input if input.is_dir() else _read_any_table(input)
+    if input.is_dir():
+        read.refuse_rereading(input)
+    source = input if input.is_dir() else _load(input, read, report_path).table
     if add:
         table = read_input(source)
         placed = add_to_catalog(out, table)

@@ -7,8 +7,6 @@ to :func:`assemble`, so every format gets the same checks and the same error mes
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -16,74 +14,19 @@ import polars as pl
 from astropy.time import Time
 
 from engine.data.bands import BandRegistry
+from engine.data.clean import NUMERIC, CleaningPolicy, clean_repeats, clean_values
+from engine.data.report import ROW, BandSeen, IngestReport, describe_objects, describe_rows
 from engine.data.schema import LABEL_COLUMN, LIGHT_CURVE_SCHEMA, check_table
 from engine.errors import EmptyLightCurveError, InvalidValueError, UnknownBandError
 
 #: columns of the long frame readers hand to :func:`assemble` (plus optional detected, label)
 LONG_COLUMNS = ("object_id", "time", "band", "flux", "flux_err")
-ROW = "_row"
 #: times above this are Julian Dates, not MJD (JD 2,400,000.5 = MJD 0)
 JD_THRESHOLD = 2_400_000.0
-_NUMERIC = ("time", "flux", "flux_err")
 #: text read as a missing number besides empty cells ('--' is astropy's masked value)
 MISSING_MARKERS = ("NA", "N/A", "null", "NULL", "None", "--")
-_MAX_LISTED = 5
 
 TimeFormat = Literal["auto", "jd"]
-
-
-class IngestWarning(UserWarning):
-    """Input was usable but something was dropped or converted; the message says what."""
-
-
-@dataclass
-class IngestReport:
-    """What a reader and :func:`assemble` kept, dropped and converted.
-
-    Attributes
-    ----------
-    source : the input file (or name) every message refers to
-    format : the format the reader recognised (``plasticc``, ``snana``, ``ztf``, ``long``)
-    columns : role (``time``, ``mag``, ...) -> the source column that filled it
-    notes : every warning and note, in order
-    """
-
-    source: str
-    format: str = ""
-    columns: dict[str, str] = field(default_factory=dict)
-    n_objects: int = 0
-    n_points: int = 0
-    dropped_non_finite: int = 0
-    dropped_duplicates: int = 0
-    dropped_non_detections: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def note(self, message: str) -> None:
-        """Record ``message`` without warning (something converted as documented)."""
-        self.notes.append(message)
-
-    def warn(self, message: str) -> None:
-        """Record ``message`` and emit it as an :class:`IngestWarning`."""
-        self.notes.append(message)
-        warnings.warn(f"{self.source}: {message}", IngestWarning, stacklevel=3)
-
-    def source_column(self, *roles: str) -> str:
-        """Return the source column of the first filled role in ``roles``, else ``roles[0]``."""
-        return next((self.columns[r] for r in roles if r in self.columns), roles[0])
-
-
-def describe_rows(frame: pl.DataFrame) -> str:
-    """Describe the first rows of ``frame`` by their ``_row``: 'rows 3, 8, 9 (and 12 more)'."""
-    rows = frame[ROW].head(_MAX_LISTED).to_list()
-    more = frame.height - len(rows)
-    text = ", ".join(str(r) for r in rows)
-    return f"row{'s' if frame.height > 1 else ''} {text}" + (f" (and {more} more)" if more else "")
-
-
-def _objects(frame: pl.DataFrame) -> str:
-    ids = frame["object_id"].unique(maintain_order=True)
-    shown = ", ".join(repr(i) for i in ids.head(_MAX_LISTED).to_list())
-    return shown + (f" (and {ids.len() - _MAX_LISTED} more)" if ids.len() > _MAX_LISTED else "")
 
 
 def cast_numeric(frame: pl.DataFrame, name: str, *, source: str) -> pl.DataFrame:
@@ -111,41 +54,6 @@ def cast_numeric(frame: pl.DataFrame, name: str, *, source: str) -> pl.DataFrame
 def jd_to_mjd(jd: np.ndarray) -> np.ndarray:
     """Convert finite Julian Dates to Modified Julian Dates (MJD = JD - 2400000.5) with astropy."""
     return Time(jd, format="jd").mjd
-
-
-def _drop_non_finite(points: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
-    finite = pl.all_horizontal(pl.col(n).is_not_null() & pl.col(n).is_finite() for n in _NUMERIC)
-    kept = points.filter(finite)
-    dropped = points.height - kept.height
-    if dropped:
-        report.dropped_non_finite = dropped
-        report.warn(
-            f"dropped {dropped} point(s) with a missing, NaN or infinite time, flux or flux_err "
-            f"({describe_rows(points.filter(~finite))})"
-        )
-    return kept
-
-
-def _check_float32_range(points: pl.DataFrame, report: IngestReport) -> None:
-    """Errors must be > 0 and fluxes finite once stored as float32 (errors >= ~1e-38)."""
-    err32 = pl.col("flux_err").cast(pl.Float32)
-    bad = points.filter((err32 <= 0) | err32.is_infinite())
-    if bad.height:
-        column = report.source_column("flux_err", "mag_err")
-        msg = (
-            f"{report.source}: errors must be > 0 (and between 1e-38 and 3e38), found "
-            f"{bad['flux_err'][0]!r} at {describe_rows(bad)} (object {_objects(bad)}); check "
-            f"the error column {column!r} and its units"
-        )
-        raise InvalidValueError(msg)
-    bad = points.filter(pl.col("flux").cast(pl.Float32).is_infinite())
-    if bad.height:
-        column = report.source_column("flux", "mag")
-        msg = (
-            f"{report.source}: column {column!r} gives fluxes beyond 3e38 ({bad['flux'][0]!r} at "
-            f"{describe_rows(bad)}); check its units"
-        )
-        raise InvalidValueError(msg)
 
 
 def _convert_julian_dates(
@@ -176,8 +84,11 @@ def _convert_julian_dates(
     return points.with_columns(pl.Series("time", jd_to_mjd(points["time"].to_numpy())))
 
 
-def _resolve_bands(points: pl.DataFrame, registry: BandRegistry, source: str) -> pl.DataFrame:
-    """Replace band names by canonical names and add the ``wavelength`` column."""
+def _resolve_bands(
+    points: pl.DataFrame, registry: BandRegistry, report: IngestReport
+) -> pl.DataFrame:
+    """Replace band names by canonical names, add ``wavelength`` and record the bands seen."""
+    source = report.source
     bands = points["band"].unique(maintain_order=True).to_list()
     for band in bands:
         if band is None or band == "":
@@ -190,6 +101,8 @@ def _resolve_bands(points: pl.DataFrame, registry: BandRegistry, source: str) ->
             msg = f"{source}: {describe_rows(points.filter(pl.col('band') == band))}: {exc}"
             raise UnknownBandError(msg) from exc
     resolved = registry.resolve(bands)
+    counts = dict(points["band"].value_counts().iter_rows())
+    report.bands = [BandSeen(n, c, w, counts[n]) for n, (c, w) in resolved.items()]
     return points.with_columns(
         pl.col("band").replace_strict({k: v[0] for k, v in resolved.items()}).alias("band"),
         pl.col("band")
@@ -198,31 +111,14 @@ def _resolve_bands(points: pl.DataFrame, registry: BandRegistry, source: str) ->
     )
 
 
-def _drop_duplicates(points: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
-    key = ["object_id", "time", "band"]
-    values = [*key, "flux", "flux_err"]
-    unique = points.unique(subset=values, keep="first", maintain_order=True)
-    clash = unique.filter(pl.len().over(key) > 1)
-    if clash.height:
-        first = clash.head(1)
-        msg = (
-            f"{report.source}: object {first['object_id'].item()!r} has {clash.height} "
-            "observations at the same time and band with different fluxes "
-            f"({describe_rows(clash)}); remove the duplicates or give them distinct times"
-        )
-        raise InvalidValueError(msg)
-    dropped = points.height - unique.height
-    if dropped:
-        report.dropped_duplicates = dropped
-        report.warn(f"dropped {dropped} exact duplicate observation(s)")
-    return unique
-
-
 def _check_labels(points: pl.DataFrame, source: str) -> None:
     clash = points.group_by("object_id").agg(pl.col(LABEL_COLUMN).n_unique().alias("n"))
     clash = clash.filter(pl.col("n") > 1)
     if clash.height:
-        msg = f"{source}: objects {_objects(clash)} have more than one label; a label is per object"
+        msg = (
+            f"{source}: objects {describe_objects(clash)} have more than one label; "
+            "a label is per object"
+        )
         raise InvalidValueError(msg)
 
 
@@ -235,7 +131,7 @@ def _join_metadata(
     if repeated.height:
         msg = (
             f"{report.source}: the metadata has more than one row for objects "
-            f"{_objects(repeated)}; give one row per object"
+            f"{describe_objects(repeated)}; give one row per object"
         )
         raise InvalidValueError(msg)
     clash = sorted(set(metadata.columns) & set(table.columns) - {"object_id"})
@@ -259,12 +155,14 @@ def assemble(
     metadata: pl.DataFrame | None = None,
     time_format: TimeFormat = "auto",
     report: IngestReport | None = None,
+    policy: CleaningPolicy | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Validate a long frame of observations and group it into the canonical table.
 
-    Light curves of any length are kept whole: a model given more points than its maximum
-    subsamples them evenly when it builds a batch (:func:`engine.data.batching.evenly_subsample`),
-    so the table never loses data.
+    Unusable points are cleaned by ``policy`` (:mod:`engine.data.clean`), each rule counted in
+    the report. Light curves of any length are kept whole: a model given more points than its
+    maximum subsamples them evenly when it builds a batch
+    (:func:`engine.data.batching.evenly_subsample`), so the table never loses data.
 
     Parameters
     ----------
@@ -284,15 +182,18 @@ def assemble(
         the median time is above :data:`JD_THRESHOLD` (with a warning).
     report
         Report to fill (a reader's, holding its notes already); a new one by default.
+    policy
+        What to drop, floor and merge (:mod:`engine.data.clean`); lenient by default.
 
     Returns
     -------
-    The canonical table (objects in order of first appearance, points sorted by time) and an
-    :class:`IngestReport`. Raises :class:`~engine.errors.InputError` subclasses naming the file,
-    object and rows at fault.
+    The canonical table (objects in order of first appearance, points sorted by time; objects
+    cleaning dropped left out) and an :class:`IngestReport`. Raises
+    :class:`~engine.errors.InputError` subclasses naming the file, object and rows at fault.
     """
     registry = registry or BandRegistry()
     report = report or IngestReport(source=source)
+    policy = policy or CleaningPolicy()
     if points.height == 0:
         msg = f"{source}: no observations (the table has no rows)"
         raise EmptyLightCurveError(msg)
@@ -310,21 +211,13 @@ def assemble(
         points = points.with_columns(pl.lit(True).alias("detected"))
     points = points.with_columns(pl.col("detected").cast(pl.Boolean).fill_null(True))
 
-    for name in _NUMERIC:
+    for name in NUMERIC:
         points = cast_numeric(points, name, source=source)
     object_order = points.select(pl.col("object_id").unique(maintain_order=True))
-    points = _drop_non_finite(points, report)
-    emptied = object_order.join(points.select("object_id").unique(), on="object_id", how="anti")
-    if emptied.height:
-        msg = (
-            f"{source}: objects {_objects(emptied)} have no finite observation left after "
-            "dropping NaN/inf/missing values"
-        )
-        raise EmptyLightCurveError(msg)
-    _check_float32_range(points, report)
+    points = clean_values(points, policy, report)
     points = _convert_julian_dates(points, report, time_format)
-    points = _resolve_bands(points, registry, source)
-    points = _drop_duplicates(points, report)
+    points = _resolve_bands(points, registry, report)
+    points = clean_repeats(points, policy, report, object_order["object_id"])
     has_label = LABEL_COLUMN in points.columns
     if has_label:
         points = points.with_columns(pl.col(LABEL_COLUMN).cast(pl.String))
@@ -343,7 +236,7 @@ def assemble(
             *([pl.col(LABEL_COLUMN).first()] if has_label else []),
         )
     )
-    table = object_order.join(grouped, on="object_id", how="left", maintain_order="left")
+    table = object_order.join(grouped, on="object_id", how="inner", maintain_order="left")
     if metadata is not None:
         table = _join_metadata(table, metadata, report)
     table = check_table(table.cast(dict(LIGHT_CURVE_SCHEMA)))

@@ -8,8 +8,8 @@ Two kinds of input:
   :func:`embed_partitioned`, and any per-file function with :func:`run_partitioned`, e.g. a
   catalogue's embedding step in :mod:`engine.index.forward`);
 - an LSDB/HATS catalogue whose light curves are a nested column (the Rubin community's format;
-  needs ``pip install lsdb``): each HEALPix partition is flattened to observations, read with
-  catscope's column detection (:func:`engine.data.readers.long.long_from_frame`) and scored;
+  needs ``pip install lsdb``): each HEALPix partition is flattened to observations, read and
+  cleaned with the same options as a file (:func:`engine.data.load.load_frame`) and scored;
   the result is a HATS catalogue of predictions with the same partitions (:func:`score_hats`).
 
 The model is loaded once per worker by a :class:`PredictorPlugin` registered for the job and
@@ -31,7 +31,7 @@ machine with ``InferenceSettings(threads=<cores>)``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -42,8 +42,7 @@ import pyarrow as pa
 from distributed import Client, LocalCluster, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from engine.data.assemble import ROW
-from engine.data.readers.long import long_from_frame
+from engine.data.load import ReadOptions, load_frame
 from engine.errors import CatscopeError, InputError
 from engine.infer.batches import InferenceSettings, physical_cores
 from engine.infer.domain import DOMAIN_SCHEMA, has_domain_reference
@@ -265,31 +264,31 @@ def _prediction_schema(model: str | Path, models_dir: Path | None) -> pl.Schema:
 
 
 def nested_to_table(
-    partition, nested: str, *, columns: Mapping[str, str] | None = None, source: str = "partition"
+    partition, nested: str, options: ReadOptions | None = None, *, source: str = "partition"
 ) -> tuple[pl.DataFrame, pl.Series]:
     """Canonical table of a nested-pandas partition, and its object ids in partition order.
 
     The nested column is flattened to one row per observation next to the partition's other
-    columns, then read like a long file: column names are detected (``columns`` overrides,
-    role -> name as for ``catscope ingest``), magnitudes and Julian dates converted, and
-    columns constant per object become metadata.
+    columns, then read like a long file with ``options`` (the ``catscope score`` input options:
+    ``--columns``, ``--band-map``, cleaning): column names detected, magnitudes and Julian
+    dates converted, unusable points cleaned, and columns constant per object kept as metadata.
     """
     base = pl.from_pandas(partition.drop(columns=[nested]), include_index=False)
     points = pl.from_arrow(pa.array(partition[nested]))  # (n_objects,) list of structs
     long = base.with_columns(points.alias(nested)).explode(nested).unnest(nested)
-    table, report = long_from_frame(
-        long.with_row_index(ROW, offset=1), source=source, columns=columns
-    )
-    ids = base[report.columns["object_id"]].cast(pl.String).str.strip_chars()
-    return table, ids
+    loaded = load_frame(long, options or ReadOptions(), source=source)
+    object_id = loaded.reports[0].columns["object_id"]
+    return loaded.table, base[object_id].cast(pl.String).str.strip_chars()
 
 
-def _score_nested(partition, nested: str, plugin: str, schema: pl.Schema, keep: list[str], columns):
+def _score_nested(
+    partition, nested: str, plugin: str, schema: pl.Schema, keep: list[str], options: ReadOptions
+):
     """Predictions of one HATS partition, indexed like it, with its ``keep`` columns first."""
     if len(partition) == 0:
         scored = pl.DataFrame(schema=schema)
     else:
-        table, ids = nested_to_table(partition, nested, columns=columns)
+        table, ids = nested_to_table(partition, nested, options)
         predicted = worker_predictor(plugin).predict(table).cast(dict(schema))
         # back to partition order (objects keep their order unless an id repeats)
         scored = ids.to_frame("object_id").join(
@@ -324,7 +323,7 @@ def score_hats(
     settings: InferenceSettings | None = None,
     models_dir: Path | None = None,
     nested_column: str | None = None,
-    columns: Mapping[str, str] | None = None,
+    options: ReadOptions | None = None,
 ) -> Path:
     """Classify an LSDB/HATS catalogue of nested light curves into a HATS catalogue.
 
@@ -334,8 +333,9 @@ def score_hats(
     out_dir : folder of the output catalogue: ``ra``, ``dec`` (the input's names) and the
         columns of :meth:`Predictor.predict`, one Parquet file per HEALPix partition
     nested_column : the light-curve column (default: the catalogue's only nested column)
-    columns : role -> column name overrides for the light-curve fields and the object id
-        (e.g. ``{"object_id": "objectId", "time": "midpointMjdTai", "flux": "psfFlux"}``)
+    options : how to read the light curves, as for a file: ``columns`` maps roles to the
+        nested fields and the object id (e.g. ``{"object_id": "objectId", "time":
+        "midpointMjdTai", "flux": "psfFlux"}``), ``band_map`` adds bands, ``cleaning``
     """
     lsdb = _import_lsdb()
     catalog = lsdb.open_catalog(catalog_path)
@@ -343,13 +343,14 @@ def score_hats(
     info = catalog.hc_structure.catalog_info
     keep = [info.ra_column, info.dec_column]
     schema = _prediction_schema(model, models_dir)
-    meta = _score_nested(catalog.meta, nested, PLUGIN_NAME, schema, keep, columns)
+    options = options or ReadOptions()
+    meta = _score_nested(catalog.meta, nested, PLUGIN_NAME, schema, keep, options)
     settings = settings or InferenceSettings.fast(threads=None)
     out_dir = Path(out_dir)
     with connect(client) as dask_client:
         with predictor_on_workers(dask_client, model, settings, models_dir) as plugin:
             scored = catalog.map_partitions(
-                _score_nested, nested, plugin, schema, keep, columns, meta=meta
+                _score_nested, nested, plugin, schema, keep, options, meta=meta
             )
             scored.write_catalog(
                 out_dir, catalog_name=out_dir.name, as_collection=False, progress_bar=False
@@ -365,25 +366,23 @@ def score_dataset(
     client: Client | str | None = None,
     settings: InferenceSettings | None = None,
     models_dir: Path | None = None,
-    columns: Mapping[str, str] | None = None,
+    options: ReadOptions | None = None,
 ) -> tuple[int, int]:
     """Classify a HATS catalogue or a folder of Parquet shards (``catscope score --engine dask``).
 
-    ``columns`` (role -> column name) applies to HATS light curves; shards must be canonical
-    catscope Parquet. Returns (objects scored, output partitions).
+    ``options`` (the input options of ``catscope score``) read HATS light curves as a file
+    would be read; shards must be canonical catscope Parquet, so options that would change
+    how they are read are refused rather than ignored. Returns (objects scored, partitions).
     """
+    options = options or ReadOptions()
     if is_hats_catalog(input_path):
         out = score_hats(
             input_path, out_dir, model, client=client, settings=settings,
-            models_dir=models_dir, columns=columns,
+            models_dir=models_dir, options=options,
         )  # fmt: skip
         written = _import_lsdb().open_catalog(out)
         return int(written.hc_structure.catalog_info.total_rows), written.npartitions
-    if columns:
-        msg = (
-            "--columns applies to HATS catalogues; Parquet shards must be canonical catscope tables"
-        )
-        raise InputError(msg)
+    options.refuse_rereading(input_path)
     summary = score_partitioned(
         input_path, out_dir, model, client=client, settings=settings, models_dir=models_dir
     )

@@ -253,11 +253,15 @@ class Predictor:
         ----------
         table : one object
         times : (n_times,) MJD of the future points, after the object's last point
-        bands : (n_times,) band of each future point (any name the band registry knows)
+        bands : (n_times,) band of each future point: a band of the object's own points (its
+            wavelength is taken from them, so user bands of ``--band-map`` work), or any name
+            ``registry`` knows
         n_samples : number of sampled futures
         flux_err : (n_times,) observational error to assume; default: the median error of the
             object's points in that band (or of all its points when the band is new)
         seed : random seed of the sampling
+        registry : bands the object does not have (default: built-in bands); pass the
+            :attr:`~engine.data.load.LoadedTable.registry` the table was read with
 
         Each future point is a draw from the mixture (squashed units, mapped back to flux) plus
         Gaussian observational noise of ``flux_err``, so the bands describe new *observations*;
@@ -272,8 +276,7 @@ class Predictor:
         if n_samples < 1:
             msg = f"n_samples must be at least 1, got {n_samples}"
             raise InputError(msg)
-        registry = registry or BandRegistry()
-        wavelengths = np.array([registry.wavelength(b) for b in bands], dtype=np.float32)
+        wavelengths = _wavelengths(table, bands, registry or BandRegistry())
         packed = self.pack(table)
         last = packed.time[-1]
         if np.any(times <= last) or np.any(np.diff(times) < 0):
@@ -359,6 +362,15 @@ def _column(value, like: torch.Tensor, n: int) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.to(like.dtype).reshape(n, 1)
     return torch.full((n, 1), value, dtype=like.dtype, device=like.device)
+
+
+def _wavelengths(table: pl.DataFrame, bands: list[str], registry: BandRegistry) -> np.ndarray:
+    """Wavelength of each band: from the object's own points, else from ``registry``."""
+    own = table.select(pl.col("band").explode(), pl.col("wavelength").explode()).unique("band")
+    known = dict(own.iter_rows())
+    return np.array(
+        [known[b] if b in known else registry.wavelength(b) for b in bands], dtype=np.float32
+    )
 
 
 def _typical_errors(packed: PackedLightCurves, wavelengths: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import panel as pn
 import polars as pl
 import pytest
 
@@ -15,6 +16,7 @@ new1,60001.2,r,12.0,1.1
 new1,60003.0,g,11.0,0.9
 new2,60000.5,i,-3.0,2.0
 new2,60002.5,z,4.0,2.0
+new2,60003.5,z,5.0,2.0
 """
 
 
@@ -27,7 +29,7 @@ def test_a_good_file_is_added_and_scored(state):
     view = UploadView(state=state)
     view.upload("mine.csv", GOOD)
     kind, text = _status(view)
-    assert kind == "success" and "Added 2 objects (5 points) from mine.csv" in text
+    assert kind == "success" and "Added 2 objects (6 points) from mine.csv" in text
     assert "Scored with tiny-atcat" in text
     catalog = state.catalog
     assert len(catalog) == before + 2 and catalog.uploaded == {
@@ -49,7 +51,7 @@ def test_without_a_model_uploads_are_added_unscored(bare_state):
     ("content", "expected"),
     [
         (b"object_id,mjd,band,flux,flux_err\na,60000,g,bright,1\n", "non-numeric"),
-        (b"object_id,mjd,band,flux,flux_err\na,60000,g,1,0\n", "errors must be > 0"),
+        (b"object_id,mjd,band,flux,flux_err\na,60000,g,1,0\n", "1 zero errors"),
         (b"\x00\x01\x02 not a table at all", "mine.csv"),
         (b"", "mine.csv"),
     ],
@@ -64,8 +66,18 @@ def test_bad_files_show_an_error_and_change_nothing(state, content, expected):
     assert state.catalog is catalog
 
 
+def test_strict_refuses_what_the_lenient_default_drops(state):
+    content = b"object_id,mjd,band,flux,flux_err\na,1,g,1,1\na,2,g,2,0\na,3,g,3,1\na,4,g,4,1\n"
+    view = UploadView(state=state, strict=True)
+    view.upload("z.csv", content)
+    assert _status(view)[0] == "danger" and "errors must be > 0" in _status(view)[1]
+    view.strict = False
+    view.upload("z.csv", content)
+    assert _status(view)[0] == "success" and "1 zero errors" in _status(view)[1]
+
+
 def test_missing_columns_open_the_mapping_form_and_a_mapping_fixes_them(state):
-    content = b"ID,T,FLT,F,E\nx1,60000.0,g,5.0,1.0\nx1,60001.0,g,6.0,1.0\n"
+    content = b"ID,T,FLT,F,E\nx1,60000.0,g,5.0,1.0\nx1,60001.0,g,6.0,1.0\nx1,60002.0,g,6.0,1.0\n"
     view = UploadView(state=state)
     assert view._mapping.collapsed
     view.upload("odd.csv", content)
@@ -76,14 +88,47 @@ def test_missing_columns_open_the_mapping_form_and_a_mapping_fixes_them(state):
 
 
 def test_unknown_bands_can_be_mapped(state):
-    content = b"object_id,mjd,band,flux,flux_err\nw1,60000,W,5,1\nw1,60001,W,6,1\n"
+    content = b"object_id,mjd,band,flux,flux_err\nw1,60000,W,5,1\nw1,60001,W,6,1\nw1,60002,W,7,1\n"
     view = UploadView(state=state)
     view.upload("w.csv", content)
     assert _status(view)[0] == "danger" and "unknown band 'W'" in _status(view)[1]
     view.band_map = "W=6000"
     view.upload("w.csv", content)
     assert _status(view)[0] == "success"
-    assert state.catalog.get("w1")["wavelength"].to_list() == [[6000.0, 6000.0]]
+    assert state.catalog.get("w1")["wavelength"].to_list() == [[6000.0, 6000.0, 6000.0]]
+
+
+def test_an_object_of_a_user_band_can_be_inspected_and_continued(state):
+    from app.model_views import ContinuationView, ProbabilityView
+
+    content = b"object_id,mjd,band,flux,flux_err\nw1,60000,W,5,1\nw1,60001,W,6,1\nw1,60002,W,7,1\n"
+    view = UploadView(state=state, band_map="W=6000")
+    view.upload("w.csv", content)
+    assert _status(view)[0] == "success"
+    state.object_id = "w1"
+    assert not ProbabilityView(state=state).content().select(pn.pane.Alert)
+    continuation = ContinuationView(state=state, points_per_band=2, n_samples=2)
+    assert continuation.bands == ["W"]
+    run_handler(continuation._generate())
+    assert continuation._output.select(pn.pane.HoloViews)  # drawn, not an error
+    assert not continuation._output.select(pn.pane.Alert)
+
+
+def test_a_messy_file_is_added_with_its_report_shown(state, small_catalog, tmp_path):
+    from tests.messy import write_messy_csv
+
+    table = small_catalog.table.head(10).with_columns(
+        pl.concat_str(pl.lit("messy-"), pl.col("object_id")).alias("object_id")
+    )
+    injected = write_messy_csv(table, tmp_path / "m.csv", fraction=0.02)
+    view = UploadView(state=state)
+    view.upload("m.csv", (tmp_path / "m.csv").read_bytes())
+    kind, text = _status(view)
+    n = injected["sentinel_magnitudes"]
+    assert kind == "success" and f"{n} sentinel mags, {n} zero errors, {n} same" in text
+    report = str(view._report.object)
+    assert report.startswith("**kept ") and f"| sentinel mags | dropped | {n} |" in report
+    assert "| lsst\\_g | lsst\\_g | 4827 Å |" in report  # escaped Markdown, as shown
 
 
 def test_bad_mapping_text_is_reported(state):

@@ -30,11 +30,13 @@ def test_ingest_bad_band_is_one_line_error(tmp_path):
 
 def test_ingest_band_map_adds_a_band(tmp_path):
     bad = tmp_path / "w.csv"
-    bad.write_text("object_id,mjd,band,mag,magerr\na,60000,Q,20,0.1\n")
+    bad.write_text(
+        "object_id,mjd,band,mag,magerr\na,60000,Q,20,0.1\na,60001,Q,20,0.1\na,60002,Q,20,0.1\n"
+    )
     out = tmp_path / "x.parquet"
     result = runner.invoke(app, ["ingest", str(bad), "--out", str(out), "--band-map", "Q=5000"])
     assert result.exit_code == 0, result.output
-    assert read_table(out)["wavelength"][0].to_list() == [5000.0]
+    assert read_table(out)["wavelength"][0].to_list() == [5000.0] * 3
 
 
 def test_score_and_evaluate(tmp_path, model_dir, sample_table):
@@ -151,3 +153,68 @@ def test_embedding_and_anomaly_benchmarks_print_their_tables(
     assert "| tiny-rtf | reconstruction_error |" in result.output
     result = runner.invoke(app, ["evaluate-embeddings", "--data", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and result.output.startswith("error:")
+
+
+READING_COMMANDS = ("ingest", "score", "index", "evaluate")
+
+
+def test_every_reading_command_has_the_same_input_options():
+    from typer.main import get_command
+
+    from engine.cli_input import INPUT_OPTIONS
+
+    commands = get_command(app).commands
+    expected = {f"--{name.replace('_', '-')}" for name in INPUT_OPTIONS} | {"--lenient"}
+    for name in READING_COMMANDS:
+        options = {o for p in commands[name].params for o in p.opts + p.secondary_opts}
+        assert expected <= options, (name, expected - options)
+        result = runner.invoke(app, [name, "--help"], terminal_width=200)
+        assert "Input (light-curve files)" in result.output and "--min-points" in result.output
+
+
+def test_a_messy_file_ingests_scores_and_indexes_with_a_report(tmp_path, model_dir, sample_table):
+    from tests.messy import write_messy_csv, write_metadata_csv
+
+    table = sample_table.head(40)
+    messy, meta = tmp_path / "messy.csv", tmp_path / "meta.csv"
+    injected = write_messy_csv(table, messy)
+    write_metadata_csv(table, meta)
+    report = tmp_path / "report.json"
+    out = tmp_path / "clean.parquet"
+    result = runner.invoke(app, ["ingest", str(messy), "-o", str(out), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert f"{injected['sentinel_magnitudes']} sentinel mags" in result.output
+    (file,) = json.loads(report.read_text())["files"]
+    counts = {r["rule"]: r["points"] for r in file["rules"]}
+    assert {rule: counts[rule] for rule in injected} == injected
+    assert file["summary"] in result.output
+
+    preds = tmp_path / "preds.parquet"
+    scored = ["score", str(messy), "--metadata", str(meta), "-o", str(preds), "-m", str(model_dir)]
+    result = runner.invoke(app, scored)
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(preds).height == read_table(out).height
+    without = tmp_path / "without.parquet"
+    result = runner.invoke(app, ["score", str(messy), "-o", str(without), "-m", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    with_meta = pl.read_parquet(preds).drop("object_id", "pred_class")
+    assert not with_meta.equals(pl.read_parquet(without).drop("object_id", "pred_class"))
+
+    catalog = tmp_path / "catalog"
+    result = runner.invoke(app, ["index", str(messy), "-o", str(catalog), "-m", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert read_table(catalog / "objects.parquet").height == read_table(out).height
+
+    result = runner.invoke(app, ["ingest", str(messy), "-o", str(out), "--strict"])
+    assert result.exit_code == 2
+    assert "column 'mag' does not look like AB magnitudes: 99.99 at row" in result.output
+
+
+def test_shard_folders_refuse_options_they_would_ignore(tmp_path, sample_table):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    sample_table.head(3).write_parquet(shards / "a.parquet")
+    for command in (["index", "-o", str(tmp_path / "c")], ["score", "-o", str(tmp_path / "p")]):
+        command += ["--engine", "dask"]  # refused before a cluster starts
+        result = runner.invoke(app, [*command, str(shards), "--band-map", "w=6000"])
+        assert result.exit_code == 2 and "do not apply to a folder" in result.output

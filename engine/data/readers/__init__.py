@@ -23,8 +23,8 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.data.assemble import IngestReport
 from engine.data.bands import BandRegistry
+from engine.data.clean import CleaningPolicy
 from engine.data.readers.files import DEFAULT_MAX_FILE_BYTES, check_file, load_frame, sniff
 from engine.data.readers.long import long_from_frame, metadata_from_frame
 from engine.data.readers.plasticc import (
@@ -34,6 +34,7 @@ from engine.data.readers.plasticc import (
 )
 from engine.data.readers.snana import is_snana, read_snana, snana_from_frame
 from engine.data.readers.ztf import is_ztf, ztf_from_frame
+from engine.data.report import IngestReport
 from engine.errors import CatscopeError, InputError
 
 __all__ = ["DEFAULT_MAX_FILE_BYTES", "IngestReport", "read_any", "read_metadata"]
@@ -75,6 +76,7 @@ def read_any(
     registry: BandRegistry | None = None,
     metadata_path: str | Path | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    policy: CleaningPolicy | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Read a light-curve file of any supported format as a canonical table.
 
@@ -90,6 +92,8 @@ def read_any(
         Optional per-object metadata/labels file (see :func:`read_metadata`).
     max_file_bytes
         Size limit per file; a larger file raises :class:`~engine.errors.FileTooLargeError`.
+    policy
+        What to drop, floor and merge (:mod:`engine.data.clean`; lenient by default).
 
     Returns
     -------
@@ -100,7 +104,13 @@ def read_any(
     metadata = (
         read_metadata(metadata_path, max_file_bytes=max_file_bytes) if metadata_path else None
     )
-    options = {"source": str(path), "columns": columns, "registry": registry, "metadata": metadata}
+    options = {
+        "source": str(path),
+        "columns": columns,
+        "registry": registry,
+        "metadata": metadata,
+        "policy": policy,
+    }
     try:
         kind = sniff(path)
         if kind == "fits":
@@ -110,6 +120,7 @@ def read_any(
                 registry=registry,
                 metadata=metadata,
                 max_file_bytes=max_file_bytes,
+                policy=policy,
             )
         frame = load_frame(path, kind)
         if is_plasticc(frame.columns):

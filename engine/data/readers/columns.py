@@ -34,7 +34,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from engine.data.assemble import ROW, IngestReport, TimeFormat, cast_numeric, describe_rows
+from engine.data.assemble import TimeFormat, cast_numeric
+from engine.data.clean import SOURCE_MAG, SOURCE_MAG_ERR
+from engine.data.report import ROW, IngestReport, describe_rows
 from engine.data.schema import LABEL_COLUMN, LIGHT_CURVE_SCHEMA, ZERO_POINT, mag_to_flux
 from engine.errors import InputError, InvalidValueError, MissingColumnError
 
@@ -65,8 +67,6 @@ ZTF_FILTER_IDS = {1: "ztf_g", 2: "ztf_r", 3: "ztf_i"}
 BAND_CODES = {"passband": PLASTICC_PASSBANDS, "fid": ZTF_FILTER_IDS}
 #: detection columns that are bit masks (squashed name -> bit meaning "detected")
 DETECTION_BITS = {"photflag": 4096}
-#: plausible AB magnitudes; values outside mean the column holds something else
-MAG_RANGE = (-5.0, 40.0)
 #: source columns never read: simulation truth
 TRUTH_PREFIXES = ("true_", "sim_")
 
@@ -261,20 +261,6 @@ def _detected(frame: pl.DataFrame, column: str, source: str) -> pl.Series:
     return flags
 
 
-def _check_magnitudes(frame: pl.DataFrame, column: str, err_column: str, source: str) -> None:
-    low, high = MAG_RANGE
-    mag = pl.col(column)
-    bad = frame.filter(mag.is_finite() & ((mag < low) | (mag > high)))
-    if bad.height:
-        msg = (
-            f"{source}: column {column!r} does not look like AB magnitudes: {bad[column][0]!r} at "
-            f"{describe_rows(bad)} is outside [{low:g}, {high:g}]. "
-            "Remove 'no data' markers such as 99 first; if the column holds fluxes, pass "
-            f"--columns flux={column},flux_err={err_column}"
-        )
-        raise InvalidValueError(msg)
-
-
 def _warn_if_magnitudes(
     frame: pl.DataFrame, flux: str, flux_err: str, report: IngestReport
 ) -> None:
@@ -304,16 +290,21 @@ def points_from_frame(
     """Build the long frame :func:`~engine.data.assemble.assemble` takes, row for row.
 
     Casts numeric columns (naming the source column and rows of bad values), converts
-    magnitudes to FLUXCAL flux and checks them, and parses detection flags. ``frame`` must have
-    the ``_row`` column.
+    magnitudes to FLUXCAL flux (keeping the source magnitudes as ``_mag`` and ``_mag_err`` for
+    :mod:`engine.data.clean`, whose rules are in magnitude space), and parses detection flags.
+    ``frame`` must have the ``_row`` column.
     """
     source = report.source
     c = columns.columns
     numeric = [c["time"], *(c[r] for r in PHOTOMETRY[columns.photometry])]
     for name in numeric:
         frame = cast_numeric(frame, name, source=source)
+    source_mags = []
     if columns.photometry == "mag":
-        _check_magnitudes(frame, c["mag"], c["mag_err"], source)
+        source_mags = [
+            pl.col(c["mag"]).alias(SOURCE_MAG),
+            pl.col(c["mag_err"]).alias(SOURCE_MAG_ERR),
+        ]
         flux, flux_err = mag_to_flux(pl.col(c["mag"]), pl.col(c["mag_err"]))
         report.note(
             f"converted AB magnitudes {c['mag']!r} ± {c['mag_err']!r} to flux "
@@ -331,6 +322,7 @@ def points_from_frame(
         flux.alias("flux"),
         flux_err.alias("flux_err"),
         *([] if label is None else [label.alias(LABEL_COLUMN)]),
+        *source_mags,
         pl.col(ROW),
     )
     if "detected" in c:

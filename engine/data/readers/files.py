@@ -14,7 +14,7 @@ from typing import Literal
 
 import polars as pl
 
-from engine.data.assemble import ROW
+from engine.data.report import ROW
 from engine.errors import EmptyLightCurveError, FileTooLargeError, InputError
 
 #: default ``max_file_bytes``: 2 GiB

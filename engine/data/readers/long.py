@@ -12,8 +12,9 @@ from functools import reduce
 
 import polars as pl
 
-from engine.data.assemble import ROW, IngestReport, assemble
+from engine.data.assemble import assemble
 from engine.data.bands import BandRegistry
+from engine.data.clean import CleaningPolicy
 from engine.data.readers.columns import (
     ColumnMap,
     as_float_where_possible,
@@ -23,6 +24,7 @@ from engine.data.readers.columns import (
     is_truth,
     points_from_frame,
 )
+from engine.data.report import ROW, IngestReport
 from engine.data.schema import LABEL_COLUMN
 
 
@@ -46,8 +48,9 @@ def finish(
     registry: BandRegistry | None = None,
     metadata: pl.DataFrame | None = None,
     format_metadata: pl.DataFrame | None = None,
+    policy: CleaningPolicy | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
-    """Assemble ``points`` and add per-object metadata.
+    """Assemble ``points`` (cleaned by ``policy``) and add per-object metadata.
 
     ``metadata`` (the user's file) is checked and joined by
     :func:`~engine.data.assemble.assemble`; the file's own constant columns and
@@ -60,6 +63,7 @@ def finish(
         metadata=metadata,
         time_format=columns.time_format,
         report=report,
+        policy=policy,
     )
     own = combine_metadata([constant_columns(frame, columns, report), format_metadata])
     if own is None:
@@ -76,6 +80,7 @@ def long_from_frame(
     registry: BandRegistry | None = None,
     metadata: pl.DataFrame | None = None,
     format: str = "long",
+    policy: CleaningPolicy | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Canonical table from a long frame of observations, as loaded by :mod:`.files`.
 
@@ -94,11 +99,15 @@ def long_from_frame(
         they win over the file's own constant columns.
     format
         Format name recorded in the report.
+    policy
+        Cleaning policy (:mod:`engine.data.clean`; lenient by default).
     """
     report = IngestReport(source=source, format=format)
     mapping = detect_columns(frame.columns, columns, source=source)
     points = points_from_frame(frame, mapping, report=report)
-    return finish(points, frame, mapping, report=report, registry=registry, metadata=metadata)
+    return finish(
+        points, frame, mapping, report=report, registry=registry, metadata=metadata, policy=policy
+    )
 
 
 def metadata_from_frame(frame: pl.DataFrame, *, source: str) -> pl.DataFrame:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.data.assemble import IngestReport
 from engine.data.bands import BandRegistry
 from engine.data.readers.columns import PLASTICC_PASSBANDS as PASSBANDS
 from engine.data.readers.files import read_csv
 from engine.data.readers.long import long_from_frame
+from engine.data.report import IngestReport
 
 __all__ = [
     "CLASS_NAMES",

@@ -27,11 +27,12 @@ import polars as pl
 from astropy.io import fits
 from astropy.table import Table
 
-from engine.data.assemble import ROW, IngestReport
 from engine.data.bands import BandRegistry
+from engine.data.clean import CleaningPolicy
 from engine.data.readers.columns import ROLES, detect_columns, points_from_frame, squash
 from engine.data.readers.files import DEFAULT_MAX_FILE_BYTES, check_file
 from engine.data.readers.long import finish
+from engine.data.report import ROW, IngestReport
 from engine.errors import InputError, InvalidValueError, MissingColumnError
 
 #: HEAD column -> catscope metadata name
@@ -165,6 +166,7 @@ def snana_from_frame(
     registry: BandRegistry | None = None,
     metadata: pl.DataFrame | None = None,
     head: pl.DataFrame | None = None,
+    policy: CleaningPolicy | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Canonical table from one loaded SNANA-style photometry table (end markers dropped).
 
@@ -184,6 +186,7 @@ def snana_from_frame(
         registry=registry,
         metadata=metadata,
         format_metadata=None if head is None else head_metadata(head),
+        policy=policy,
     )
 
 
@@ -194,6 +197,7 @@ def read_snana(
     registry: BandRegistry | None = None,
     metadata: pl.DataFrame | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    policy: CleaningPolicy | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Read a SNANA FITS file, or HEAD/PHOT pair given either file, as a canonical table."""
     path = Path(path)
@@ -210,5 +214,6 @@ def read_snana(
     if head is not None:
         phot = attach_snid(head, phot, source=source)
     return snana_from_frame(
-        phot, source=source, columns=columns, registry=registry, metadata=metadata, head=head
-    )
+        phot, source=source, columns=columns, registry=registry, metadata=metadata, head=head,
+        policy=policy,
+    )  # fmt: skip

@@ -6,9 +6,8 @@ broker exports (ALeRCE, Fink). ``fid`` 1, 2, 3 are ZTF g, r, i; ``jd`` is conver
 * **Upper limits are dropped.** Rows without ``magpsf`` are non-detections that only carry a
   limiting magnitude (``diffmaglim``). The canonical table holds measured fluxes with a positive
   error, and a limit is not a measurement: inventing a flux for it would feed the models values
-  unlike anything they were trained on. The rows are counted in a warning and in
-  :attr:`~engine.data.assemble.IngestReport.dropped_non_detections`; an object with only upper
-  limits is left out.
+  unlike anything they were trained on. The rows are counted in a warning and in the report's
+  ``upper_limits`` rule; an object with only upper limits is left out.
 * **Negative differences keep their sign.** ``magpsf`` is the magnitude of the absolute
   difference flux; ``isdiffpos`` (``t``/``f``, or ``1``/``0``/``-1``) says whether the source got
   brighter or fainter than the reference, so ``isdiffpos`` false gives a negative flux.
@@ -20,10 +19,11 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from engine.data.assemble import IngestReport, describe_rows
 from engine.data.bands import BandRegistry
+from engine.data.clean import CleaningPolicy
 from engine.data.readers.columns import detect_columns, points_from_frame, squash
 from engine.data.readers.long import finish
+from engine.data.report import ROW, IngestReport, RuleRecord, describe_rows
 from engine.errors import EmptyLightCurveError, InvalidValueError
 
 _POSITIVE = ("t", "true", "1", "+1")
@@ -37,7 +37,8 @@ def is_ztf(columns: list[str]) -> bool:
 
 def _drop_upper_limits(frame: pl.DataFrame, mag: str, report: IngestReport) -> pl.DataFrame:
     text = pl.col(mag).cast(pl.String).str.strip_chars()
-    kept = frame.filter(text.is_not_null() & (text != "") & (text.str.to_lowercase() != "nan"))
+    measured = text.is_not_null() & (text != "") & (text.str.to_lowercase() != "nan")
+    kept = frame.filter(measured)
     dropped = frame.height - kept.height
     if not dropped:
         return frame
@@ -47,12 +48,14 @@ def _drop_upper_limits(frame: pl.DataFrame, mag: str, report: IngestReport) -> p
             "measured magnitudes"
         )
         raise EmptyLightCurveError(msg)
-    report.dropped_non_detections = dropped
     object_id = report.columns["object_id"]
+    limits = frame.filter(~measured).select(pl.col(object_id).alias("object_id"), ROW, mag)
     lost = frame[object_id].n_unique() - kept[object_id].n_unique()
-    report.warn(
+    found = pl.format("no {}", pl.lit(mag))
+    report.record(
+        RuleRecord.of("upper_limits", "upper limits", "dropped", limits, found),
         f"dropped {dropped} upper limit(s) (rows with no {mag!r}: non-detections)"
-        + (f"; {lost} object(s) had only upper limits and are left out" if lost else "")
+        + (f"; {lost} object(s) had only upper limits and are left out" if lost else ""),
     )
     return kept
 
@@ -80,6 +83,7 @@ def ztf_from_frame(
     columns: Mapping[str, str] | None = None,
     registry: BandRegistry | None = None,
     metadata: pl.DataFrame | None = None,
+    policy: CleaningPolicy | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Canonical table from a loaded ZTF alert-photometry frame (with ``_row``)."""
     report = IngestReport(source=source, format="ztf")
@@ -91,4 +95,6 @@ def ztf_from_frame(
     isdiffpos = next((c for c in frame.columns if squash(c) == "isdiffpos"), None)
     if isdiffpos is not None and mapping.photometry == "mag":
         points = points.with_columns(pl.col("flux") * _signs(frame, isdiffpos, source))
-    return finish(points, frame, mapping, report=report, registry=registry, metadata=metadata)
+    return finish(
+        points, frame, mapping, report=report, registry=registry, metadata=metadata, policy=policy
+    )

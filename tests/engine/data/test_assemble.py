@@ -4,10 +4,23 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.data.assemble import IngestReport, IngestWarning, assemble, jd_to_mjd
+from engine.data.assemble import assemble as assemble_cleaned
+from engine.data.assemble import jd_to_mjd
 from engine.data.bands import BandRegistry
+from engine.data.clean import CleaningPolicy
+from engine.data.report import IngestReport, IngestWarning
 from engine.data.schema import LIGHT_CURVE_SCHEMA
 from engine.errors import EmptyLightCurveError, InvalidValueError, UnknownBandError
+
+#: the objects of :func:`long` have 2-3 points: assembly is tested here with every object kept
+#: (the minimum-points rule has its own tests in test_clean.py)
+KEEP_SHORT = CleaningPolicy(min_points=1)
+STRICT = CleaningPolicy(strict=True)
+
+
+def assemble(points: pl.DataFrame, **options):
+    """:func:`assemble_cleaned`, keeping short objects unless ``policy`` says otherwise."""
+    return assemble_cleaned(points, **({"policy": KEEP_SHORT} | options))
 
 
 def long(**overrides) -> pl.DataFrame:
@@ -57,31 +70,40 @@ def test_nan_and_inf_dropped_with_count():
     points = long(flux=[1.0, math.nan, 3.0, math.inf, 5.0], flux_err=[0.1, 0.2, None, 0.4, 0.5])
     with pytest.warns(IngestWarning, match=r"dropped 3 point\(s\) .* \(rows 2, 3, 4\)"):
         table, report = assemble(points, source="t")
-    assert report.dropped_non_finite == 3
+    assert report.affected("non_finite") == 3
     assert table["time"].list.len().to_list() == [1, 1]
 
 
-def test_object_left_empty_by_nan_is_an_error():
+def test_object_left_empty_by_nan_is_dropped_or_with_strict_an_error():
     points = long(flux=[math.nan, 2.0, 3.0, math.nan, 5.0])
+    with pytest.warns(IngestWarning, match=r"dropped 1 object\(s\) with fewer than 1 points"):
+        table, report = assemble(points, source="t")
+    assert table["object_id"].to_list() == ["a"] and report.objects_dropped == ["b"]
     with (
         pytest.warns(IngestWarning),
         pytest.raises(EmptyLightCurveError, match="objects 'b' have no finite observation"),
     ):
-        assemble(points, source="t")
+        assemble(points, source="t", policy=STRICT)
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0])
-def test_non_positive_errors_are_an_error(bad):
+def test_non_positive_errors_are_dropped_or_with_strict_an_error(bad):
     points = long(flux_err=[0.1, 0.2, bad, 0.4, 0.5])
+    with pytest.warns(IngestWarning, match=r"dropped 1 point\(s\) with a zero, negative"):
+        table, report = assemble(points, source="t")
+    assert report.affected("bad_errors") == 1 and table["flux"][1].to_list() == [5.0, 2.0]
     with pytest.raises(
         InvalidValueError, match=rf"t: errors must be > 0 .*found {bad!r} at row 3 \(object 'a'\)"
     ):
-        assemble(points, source="t")
+        assemble(points, source="t", policy=STRICT)
 
 
-def test_errors_too_small_for_float32_are_an_error():
+def test_errors_too_small_for_float32_are_dropped_or_with_strict_an_error():
+    points = long(flux_err=[0.1, 1e-50, 0.3, 0.4, 0.5])
+    with pytest.warns(IngestWarning, match="zero, negative or unrepresentable"):
+        assert assemble(points, source="t")[1].affected("bad_errors") == 1
     with pytest.raises(InvalidValueError, match="errors must be > 0"):
-        assemble(long(flux_err=[0.1, 1e-50, 0.3, 0.4, 0.5]), source="t")
+        assemble(points, source="t", policy=STRICT)
 
 
 def test_unknown_band_names_rows_known_bands_and_band_map():
@@ -110,19 +132,23 @@ def test_empty_object_id_is_an_error():
         assemble(long(object_id=["b", "a", "a", " ", "a"]), source="t")
 
 
-def test_exact_duplicates_dropped_conflicting_duplicates_error():
+def test_exact_duplicates_dropped_conflicting_duplicates_merged_or_with_strict_an_error():
     dup = pl.concat([long(), long().head(1)])
     with pytest.warns(IngestWarning, match=r"dropped 1 exact duplicate"):
         table, report = assemble(dup, source="t")
-    assert report.dropped_duplicates == 1 and table["time"][0].len() == 2
+    assert report.affected("exact_duplicates") == 1 and table["time"][0].len() == 2
 
     clash = pl.concat([long(), long(flux=[9.0] * 5).head(1)])
+    with pytest.warns(IngestWarning, match=r"merged 2 point\(s\) at the same time and band"):
+        table, report = assemble(clash, source="t")
+    assert report.affected("same_time") == 1
+    assert table["flux"][0].to_list() == [4.0, 5.0]  # (1 + 9) / 2 at equal errors, then b's 4
     with pytest.raises(
         InvalidValueError,
         match=r"object 'b' has 2 observations at the same time and band with different fluxes "
         r"\(rows 1, 6\)",
     ):
-        assemble(clash, source="t")
+        assemble(clash, source="t", policy=STRICT)
 
 
 def test_julian_dates_converted_automatically_with_warning():

@@ -7,7 +7,7 @@ from engine.data.readers import read_any, read_metadata
 from engine.data.readers.files import sniff
 from engine.errors import EmptyLightCurveError, FileTooLargeError, InputError
 
-GOOD = "id,mjd,band,flux,flux_err\na,1.0,g,10,1\na,2.0,r,11,1\n"
+GOOD = "id,mjd,band,flux,flux_err\na,1.0,g,10,1\na,2.0,r,11,1\na,3.0,i,12,1\n"
 
 
 def test_missing_file_and_directory(tmp_path):
@@ -42,7 +42,7 @@ def test_metadata_file_over_the_size_limit(write):
         (
             GOOD + "a,3.0,g,12,1,extra\n",
             InputError,
-            "cannot parse as CSV: data row 3 has 6 fields, the header 5",
+            "cannot parse as CSV: data row 4 has 6 fields, the header 5",
         ),
         (GOOD + 'a,3.0,g,"12,1\n', InputError, "cannot parse as CSV: .* is not properly escaped"),
     ],
@@ -79,7 +79,7 @@ def test_gzipped_csv(tmp_path):
     with gzip.open(tmp_path / "lc.csv.gz", "wt") as handle:
         handle.write(GOOD)
     table, _ = read_any(tmp_path / "lc.csv.gz")
-    assert table["flux"][0].to_list() == [10.0, 11.0]
+    assert table["flux"][0].to_list() == [10.0, 11.0, 12.0]
 
 
 def test_generic_metadata_file_gives_labels_and_numbers(write):

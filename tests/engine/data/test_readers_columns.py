@@ -3,13 +3,15 @@ import math
 import polars as pl
 import pytest
 
-from engine.data.assemble import IngestReport, IngestWarning
+from engine.data.clean import CleaningPolicy
 from engine.data.readers.columns import (
     constant_columns,
     detect_columns,
     detect_id_and_label,
     points_from_frame,
 )
+from engine.data.readers.long import long_from_frame
+from engine.data.report import IngestReport, IngestWarning
 from engine.errors import InputError, InvalidValueError, MissingColumnError
 
 
@@ -127,12 +129,15 @@ def test_magnitudes_convert_to_fluxcal():
 
 
 @pytest.mark.parametrize("value", [99.0, -99.0, 41.0, 1e5])
-def test_implausible_magnitudes_are_an_error(value):
-    data = frame(
-        id=["a", "a"], mjd=[1.0, 2.0], band=["g", "g"], mag=[20.0, value], e_mag=[0.1, 0.1]
-    )
+def test_implausible_magnitudes_are_dropped_or_with_strict_an_error(value):
+    data = frame(id=["a"] * 4, mjd=[1.0, 2.0, 3.0, 4.0], band=["g"] * 4,
+                 mag=[20.0, value, 21.0, 22.0], e_mag=[0.1] * 4)  # fmt: skip
+    with pytest.warns(IngestWarning, match="'no data' or impossible magnitudes in 'mag'"):
+        table, report = long_from_frame(data, source="f")
+    assert report.affected("sentinel_magnitudes") == 1
+    assert table["time"][0].to_list() == [1.0, 3.0, 4.0]
     with pytest.raises(InvalidValueError) as info:
-        points_from_frame(data, detect_columns(data.columns, source="f"), report=IngestReport("f"))
+        long_from_frame(data, source="f", policy=CleaningPolicy(strict=True))
     message = str(info.value)
     assert (
         f"column 'mag' does not look like AB magnitudes: {value!r} at row 2 is outside [-5, 40]"

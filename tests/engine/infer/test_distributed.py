@@ -9,7 +9,8 @@ from polars.testing import assert_frame_equal
 
 distributed = pytest.importorskip("distributed")  # the "scale" extra
 
-from engine.data.schema import read_table, write_table  # noqa: E402
+from engine.data.load import ReadOptions, load_frame  # noqa: E402
+from engine.data.schema import POINT_COLUMNS, read_table, write_table  # noqa: E402
 from engine.errors import CatscopeError, InputError  # noqa: E402
 from engine.index.catalog_build import build_catalog  # noqa: E402
 from engine.infer import InferenceSettings, load_predictor  # noqa: E402
@@ -163,9 +164,8 @@ def _arrow_lists(table: pl.DataFrame) -> pd.DataFrame:
     return arrow.cast(schema).to_pandas(types_mapper=pd.ArrowDtype)
 
 
-@pytest.fixture(scope="module")
-def hats_catalog(table, tmp_path_factory):
-    """A tiny HATS catalogue: one row per object, light curves in the nested column 'lc'."""
+def _write_hats(table: pl.DataFrame, path) -> None:
+    """Write ``table`` as a tiny HATS catalogue, light curves in the nested column 'lc'."""
     lsdb = pytest.importorskip("lsdb")
     frame = _arrow_lists(
         table.select(
@@ -176,9 +176,15 @@ def hats_catalog(table, tmp_path_factory):
     catalog = lsdb.from_dataframe(
         frame, lowest_order=0, highest_order=2, partition_rows=8, margin_threshold=None
     ).nest_lists(list_columns=["mjd", "band", "flux", "flux_err"], name="lc")
-    path = tmp_path_factory.mktemp("hats") / "tiny"
     catalog.write_catalog(path, catalog_name="tiny", as_collection=False, progress_bar=False)
     assert catalog.npartitions > 1
+
+
+@pytest.fixture(scope="module")
+def hats_catalog(table, tmp_path_factory):
+    """A tiny HATS catalogue: one row per object, light curves in the nested column 'lc'."""
+    path = tmp_path_factory.mktemp("hats") / "tiny"
+    _write_hats(table, path)
     return path
 
 
@@ -232,3 +238,31 @@ def test_score_hats_names_the_nested_columns(client, model_dir, hats_catalog, tm
     pytest.importorskip("lsdb")
     with pytest.raises(InputError, match="nested columns are \\['lc'\\]"):
         score_hats(hats_catalog, tmp_path / "x", model_dir, client=client, nested_column="points")
+
+
+def test_score_hats_with_a_band_map_matches_local_predict(
+    client, predictor, model_dir, table, tmp_path
+):
+    lsdb = pytest.importorskip("lsdb")
+    # LSST g renamed to a band only --band-map knows, at LSST g's wavelength
+    renamed = table.with_columns(pl.col("band").list.eval(pl.element().replace("lsst_g", "w")))
+    _write_hats(renamed, tmp_path / "w")
+    options = ReadOptions(band_map={"w": 4827.0})
+    out = score_hats(
+        tmp_path / "w", tmp_path / "scored", model_dir, client=client, settings=FP32,
+        options=options,
+    )  # fmt: skip
+    scored = pl.from_pandas(lsdb.open_catalog(out).compute(), include_index=False)
+    local = predictor.predict(load_frame_of(renamed, options))
+    joined = local.join(scored.drop("ra", "dec"), on="object_id", suffix="_dask")
+    assert joined.height == table.height
+    for column in [c for c in local.columns if c.startswith("p_")]:
+        np.testing.assert_allclose(joined[column], joined[f"{column}_dask"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(local.drop("object_id", "pred_class").to_numpy(),
+                               predictor.predict(table).drop("object_id", "pred_class").to_numpy(),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
+def load_frame_of(table: pl.DataFrame, options: ReadOptions) -> pl.DataFrame:
+    """``table`` read back through :func:`load` with ``options``, as ``catscope score`` reads."""
+    return load_frame(table.explode(*POINT_COLUMNS), options, source="local").table

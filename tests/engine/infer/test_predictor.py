@@ -1,4 +1,5 @@
 import numpy as np
+import polars as pl
 import pytest
 
 from engine.errors import InputError, ModelNotFoundError
@@ -80,6 +81,16 @@ def test_continue_curve_returns_requested_times_and_bands(predictor, table):
     assert (q[0.025] <= q[0.16]).all() and (q[0.16] <= q[0.5]).all() and (q[0.84] <= q[0.975]).all()
     again = predictor.continue_curve(one, times, bands, n_samples=16, seed=3)
     np.testing.assert_array_equal(future.samples, again.samples)
+
+
+def test_continue_curve_takes_a_user_band_from_the_objects_own_points(predictor, table):
+    one = table.head(1)
+    renamed = one.with_columns(pl.col("band").list.eval(pl.element().replace("lsst_g", "w")))
+    times = one["time"][0][-1] + np.array([1.0, 2.0])
+    # 'w' (a --band-map band) is in no registry, but the object's points give its wavelength
+    future = predictor.continue_curve(renamed, times, ["w", "w"], n_samples=4, seed=1)
+    same = predictor.continue_curve(one, times, ["lsst_g", "lsst_g"], n_samples=4, seed=1)
+    np.testing.assert_array_equal(future.samples, same.samples)
 
 
 @pytest.mark.parametrize(
