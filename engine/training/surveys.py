@@ -353,10 +353,16 @@ def _group_median_gap(time: np.ndarray, key: np.ndarray, n_keys: int) -> np.ndar
     """Median gap between consecutive times of each key, (n_keys,), NaN with < 2 points."""
     order = np.lexsort((time, key))
     same = key[order][1:] == key[order][:-1]
-    gaps = pl.DataFrame({"k": key[order][1:][same], "gap": np.diff(time[order])[same]})
-    medians = gaps.group_by("k").agg(pl.col("gap").median())
+    gap_key, gap = key[order][1:][same], np.diff(time[order])[same]
+    by_key = np.lexsort((gap, gap_key))  # gaps sorted within each key
+    gap_key, gap = gap_key[by_key], gap[by_key]
+    count = np.bincount(gap_key, minlength=n_keys)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    has = count > 0
+    low = start[has] + (count[has] - 1) // 2
+    high = start[has] + count[has] // 2
     out = np.full(n_keys, np.nan)
-    out[medians["k"].to_numpy()] = medians["gap"].to_numpy()
+    out[has] = 0.5 * (gap[low] + gap[high])
     return out
 
 
