@@ -25,7 +25,7 @@ from engine.training.augment import (
     scale_flux,
     subsample,
 )
-from engine.training.config import TrainConfig
+from engine.training.config import TrainConfig, load_config
 from engine.training.data import load_data
 from engine.training.distance import distance_modulus, move_distance
 from engine.training.objectives.registry import get_objective
@@ -504,3 +504,40 @@ def test_mixture_rates_weights_and_order(sample_table):
     assert abs(lsst_total.sum() / (~sdss & ~gaia).sum() - 0.2) < 0.03
     assert np.isfinite(out.metadata["ref_mag"][sdss | gaia]).mean() > 0.99
     assert n == len(out)
+
+
+def test_scaler_sees_the_redshifted_photo_z(dataset, tmp_path):
+    table, folds = dataset
+    data = load_data(
+        TrainConfig.from_dict(
+            {
+                "name": "scaled",
+                "steps": 1,
+                "data": {
+                    "path": str(table),
+                    "folds_path": str(folds),
+                    "metadata_names": ["hostgal_photoz", "mwebv"],
+                },
+            }
+        )
+    )
+    curves, scaler = data.train.curves, data.train.scaler
+    config = AugmentConfig(**{**AugmentConfig.none().__dict__, "distance_rate": 1.0})
+    raw = augment(curves, np.random.default_rng(5), config).curves
+    scaled = augment(curves, np.random.default_rng(5), config, scaler=scaler).curves
+    moved = np.isfinite(curves.metadata["hostgal_photoz"])
+    assert not np.allclose(
+        raw.metadata["hostgal_photoz"][moved], curves.metadata["hostgal_photoz"][moved]
+    )
+    expected = scaler.transform(
+        np.stack([raw.metadata["hostgal_photoz"], raw.metadata["mwebv"]], 1)
+    )
+    np.testing.assert_array_equal(scaled.metadata["hostgal_photoz"], expected[:, 0])
+
+
+def test_survey_fields_round_trip_through_toml(tmp_path, survey_augment):
+    config = TrainConfig.from_dict({"name": "x", "steps": 1, "augment": survey_augment})
+    path = tmp_path / "run.toml"
+    path.write_text(config.to_toml())
+    assert load_config(path) == config
+    assert config.augment.survey_profiles == tuple(survey_augment["survey_profiles"])
