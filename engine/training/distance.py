@@ -8,7 +8,8 @@ that read wavelengths:
   which shallow surveys such as ZTF need, since they only see nearby transients, and farther,
   avocado's direction), and never below ``min(z1, 0.01)`` (so a flux gain stays moderate);
 * with ``k = (1 + z2) / (1 + z1)``: times after the first point are stretched by ``k`` (time
-  dilation) and wavelengths multiplied by ``k`` (the same rest-frame wavelengths are now
+  dilation; the visits stretch with them, and a survey profile applied afterwards thins them to
+  its own cadence) and wavelengths multiplied by ``k`` (the same rest-frame wavelengths are now
   observed redder, which is exact because the models consume wavelengths);
 * FLUXCAL (an AB flux density ``f_ν``) is multiplied by ``k · 10^(-0.4 Δμ)``, ``Δμ`` the
   difference of distance moduli: ``f_ν ∝ (1 + z) L_ν((1 + z) ν) / d_L²``, the factor ``k``
@@ -90,10 +91,10 @@ def move_distance(
     """Move a fraction ``rate`` of objects to another distance (see the module docstring).
 
     Objects without a finite ``hostgal_photoz`` are left alone (their kind is unknown), and so
-    is everything when the metadata has no ``hostgal_photoz`` or ``rate`` is 0 (nothing is
-    drawn then).
+    is everything when the metadata has no ``hostgal_photoz``, there is no point, or ``rate``
+    is 0 (nothing is drawn then).
     """
-    if rate == 0 or "hostgal_photoz" not in curves.metadata:
+    if rate == 0 or "hostgal_photoz" not in curves.metadata or curves.offsets[-1] == 0:
         return curves
     n = len(curves)
     meta = curves.metadata
