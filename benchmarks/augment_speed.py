@@ -26,11 +26,14 @@ from engine.training.config import load_config
 
 #: survey steps added to the config's [augment] table
 SURVEY_STEPS = {
-    "distance_rate": 0.4,
-    "distance_z_ratio": (0.1, 1.5),
+    "distance_rate": 0.3,
+    "distance_z_ratio": (0.2, 1.5),
+    "distance_galactic_mag": (-1.0, 1.5),
     "survey_rate": 0.5,
     "survey_profiles": ("lsst", "ztf", "atlas", "sdss", "gaia", "ps1", "one_band"),
-    "survey_weights": (1.0, 3.0, 2.0, 1.0, 1.0, 1.0, 1.0),
+    "survey_weights": (1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+    "survey_min_points": 3,
+    "survey_depth_match_rate": 0.7,
     "total_rate": 0.15,
     "wavelength_jitter": 0.02,
     "metadata_field_dropout": 0.1,

@@ -27,7 +27,7 @@ from engine.training.augment import (
 )
 from engine.training.config import TrainConfig, load_config
 from engine.training.data import load_data
-from engine.training.distance import distance_modulus, move_distance
+from engine.training.distance import distance_modulus, move_distance, move_to_depth
 from engine.training.objectives.registry import get_objective
 from engine.training.surveys import (
     PROFILES,
@@ -144,6 +144,36 @@ def test_galactic_objects_only_change_brightness():
     shift = -2.5 * np.log10(peak / many.flux.max())
     assert shift.min() >= -1.0 - 1e-3 and shift.max() <= 1.5 + 1e-3
     assert shift.min() < -0.8 and shift.max() > 1.3  # the whole range is drawn
+
+
+@pytest.mark.parametrize("photoz", [0.3, 0.0])
+def test_move_to_depth_puts_the_brightest_point_above_the_survey_depth(photoz):
+    many = _transient(0.3, peak=2000.0).subset(np.zeros(300, np.int64))  # 19.25 mag at peak
+    meta = {**many.metadata, "hostgal_photoz": np.full(300, photoz)}
+    if photoz == 0:
+        meta["hostgal_specz"] = np.zeros(300)
+    many = replace(many, metadata=meta)
+    moved = move_to_depth(many, np.random.default_rng(0), rate=1.0, depth=17.0)
+    peak = np.maximum.reduceat(moved.flux, moved.offsets[:-1])
+    mag = 27.5 - 2.5 * np.log10(peak)
+    assert mag.min() > 17.0 - 3.0 - 1e-3 and mag.max() < 17.0 - 0.5 + 1e-3
+    assert mag.max() - mag.min() > 2.0  # the margin is drawn, not fixed
+    if photoz > 0:  # brighter means nearer: time contracts with the wavelengths
+        z2 = moved.metadata["hostgal_specz"]
+        assert (z2 < 0.3).all()
+        np.testing.assert_allclose(
+            moved.wavelength[moved.slice_points(0)].max(), LSST_R * (1 + z2[0]) / 1.3, rtol=1e-6
+        )
+    else:
+        np.testing.assert_array_equal(moved.time, many.time)
+
+
+def test_move_to_depth_leaves_unseen_objects():
+    flat = _curves([np.arange(10.0)], [np.full(10, LSST_G)], [np.zeros(10)], [np.ones(10)])
+    flat = replace(flat, metadata={"hostgal_photoz": np.array([0.5])})
+    moved = move_to_depth(flat, np.random.default_rng(0), rate=1.0, depth=20.0)
+    np.testing.assert_array_equal(moved.flux, flat.flux)
+    assert moved.metadata["hostgal_photoz"][0] == 0.5
 
 
 def test_distance_rate_and_unknown_kind():
