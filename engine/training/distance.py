@@ -29,6 +29,9 @@ interpolated.
 Galactic objects (``hostgal_photoz == 0``) are brightened or dimmed instead, by ``Δm ~
 U[galactic_mag]`` mag (default ``[-1, 1.5]``: a star of the same kind a little nearer or up to
 two times farther), with the same noise rule.
+
+:func:`move_distance` draws the new distance at random; :func:`move_to_depth` chooses it so
+that a given survey sees the object (its brightest point 0.5-3 mag above the survey's depth).
 """
 
 from __future__ import annotations
