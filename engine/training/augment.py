@@ -127,9 +127,9 @@ class AugmentConfig:
         if not self.redshift_min > -1.0:
             msg = f"redshift_min must be > -1 (wavelengths stay positive), got {self.redshift_min}"
             raise ValueError(msg)
-        self._check_new_fields()
+        self._check_survey_fields()
 
-    def _check_new_fields(self) -> None:
+    def _check_survey_fields(self) -> None:
         low, high = _pair("distance_z_ratio", self.distance_z_ratio)
         if not 0 < low <= high:
             msg = f"distance_z_ratio must be [low, high] with 0 < low <= high, got {[low, high]}"
