@@ -60,6 +60,10 @@ class AugmentConfig:
         :data:`engine.training.surveys.PROFILES` or ``.toml`` profile paths), drawn with
         ``survey_weights`` (empty: equal); objects left with fewer than ``survey_min_points``
         points keep their curve (:func:`engine.training.surveys.degrade_mixture`)
+    survey_depth_match_rate : probability that an object given a survey profile is first moved
+        so its brightest point lands 0.5-3 mag above the survey's depth
+        (:func:`engine.training.distance.move_to_depth`): shallow surveys such as ZTF and ATLAS
+        see few PLAsTiCC objects at their own distance
     total_rate : probability of giving an object total photometry (a steady reference level),
         then subtracting each band's median as the model door does; total profiles (SDSS, Gaia)
         always do
@@ -89,6 +93,7 @@ class AugmentConfig:
     survey_profiles: tuple[str, ...] = ()
     survey_weights: tuple[float, ...] = ()
     survey_min_points: int = 3
+    survey_depth_match_rate: float = 0.0
     total_rate: float = 0.0
     wavelength_jitter: float = 0.0
     metadata_field_dropout: float = 0.0
@@ -122,9 +127,9 @@ class AugmentConfig:
         if not self.redshift_min > -1.0:
             msg = f"redshift_min must be > -1 (wavelengths stay positive), got {self.redshift_min}"
             raise ValueError(msg)
-        self._check_new_fields()
+        self._check_survey_fields()
 
-    def _check_new_fields(self) -> None:
+    def _check_survey_fields(self) -> None:
         low, high = _pair("distance_z_ratio", self.distance_z_ratio)
         if not 0 < low <= high:
             msg = f"distance_z_ratio must be [low, high] with 0 < low <= high, got {[low, high]}"
@@ -328,6 +333,7 @@ def augment(
         rate=config.survey_rate,
         weights=config.survey_weights or None,
         total_rate=config.total_rate,
+        depth_match_rate=config.survey_depth_match_rate,
         min_points=config.survey_min_points,
     )
     curves = redshift(

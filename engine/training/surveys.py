@@ -54,6 +54,7 @@ from engine.data.photometry import (
     subtract_band_reference,
 )
 from engine.data.schema import ZERO_POINT, check_table
+from engine.training.distance import move_to_depth, raise_noise
 from engine.training.objectives.views import keep_points
 
 DetectionRule = Literal["all", "detections"]
@@ -311,20 +312,6 @@ def object_band_groups(curves: PackedLightCurves) -> tuple[np.ndarray, np.ndarra
     return owner, group
 
 
-def raise_noise(
-    flux: np.ndarray, flux_err: np.ndarray, target_err: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Add Gaussian noise so that errors ``flux_err`` become ``max(flux_err, target_err)``.
-
-    Noise is only ever added (a survey cannot be less noisy than the data it is made from), of
-    variance ``new² - err²`` per point. Returns float32 flux and flux error.
-    """
-    new_err = np.maximum(flux_err.astype(np.float64), target_err)
-    extra = np.sqrt(np.maximum(new_err**2 - flux_err.astype(np.float64) ** 2, 0.0))
-    flux = flux + rng.standard_normal(len(flux)) * extra
-    return flux.astype(np.float32), new_err.astype(np.float32)
-
-
 def _map_bands(
     curves: PackedLightCurves, profile: SurveyProfile, on: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -353,10 +340,16 @@ def _group_median_gap(time: np.ndarray, key: np.ndarray, n_keys: int) -> np.ndar
     """Median gap between consecutive times of each key, (n_keys,), NaN with < 2 points."""
     order = np.lexsort((time, key))
     same = key[order][1:] == key[order][:-1]
-    gaps = pl.DataFrame({"k": key[order][1:][same], "gap": np.diff(time[order])[same]})
-    medians = gaps.group_by("k").agg(pl.col("gap").median())
+    gap_key, gap = key[order][1:][same], np.diff(time[order])[same]
+    by_key = np.lexsort((gap, gap_key))  # gaps sorted within each key
+    gap_key, gap = gap_key[by_key], gap[by_key]
+    count = np.bincount(gap_key, minlength=n_keys)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    has = count > 0
+    low = start[has] + (count[has] - 1) // 2
+    high = start[has] + count[has] // 2
     out = np.full(n_keys, np.nan)
-    out[medians["k"].to_numpy()] = medians["gap"].to_numpy()
+    out[has] = 0.5 * (gap[low] + gap[high])
     return out
 
 
@@ -539,16 +532,20 @@ def degrade_mixture(
     rate: float,
     weights: Sequence[float] | None = None,
     total_rate: float = 0.0,
+    depth_match_rate: float = 0.0,
     min_points: int = 3,
 ) -> PackedLightCurves:
     """Degrade a fraction ``rate`` of objects, each by one of ``profiles`` drawn by ``weights``.
 
     A further fraction ``total_rate`` of all objects (degraded or not) is given total
     photometry whatever the profile's kind (objects no profile observes get an LSST-depth
-    reference level). Each profile works on its own objects only; short results fall back to
-    the original and total photometry is converted back, as in :func:`degrade`. Nothing is
-    drawn when both rates are 0. The reference metadata (``ref_mag``, ``ref_colour``) is NaN
-    for objects left in difference photometry.
+    reference level). A fraction ``depth_match_rate`` of the degraded objects is first moved
+    to a distance at which the survey sees them (:func:`engine.training.distance.move_to_depth`
+    to the profile's :attr:`~SurveyProfile.reference_depth`). Each profile works on its own
+    objects only; short results fall back to the original (unmoved) curve and total
+    photometry is converted back, as in :func:`degrade`. Nothing is drawn when ``rate`` and
+    ``total_rate`` are 0. The reference metadata (``ref_mag``, ``ref_colour``) is NaN for
+    objects left in difference photometry.
     """
     n = len(curves)
     if (rate == 0 or not profiles) and total_rate == 0:
@@ -568,7 +565,8 @@ def degrade_mixture(
             depth = PROFILES["lsst"].reference_depth
             observation = Observation(add_reference(part, rng, everyone, depth=depth), everyone)
         else:
-            observation = observe(part, profile, rng, total=total[index])
+            moved = move_to_depth(part, rng, rate=depth_match_rate, depth=profile.reference_depth)
+            observation = observe(moved, profile, rng, total=total[index])
         pieces.append((index, finish(part, observation, min_points=min_points, convert_total=True)))
     return _concatenate(pieces, n)
 

@@ -90,3 +90,16 @@ def dataset(tmp_path):
         {"object_id": frame["object_id"], "fold": np.arange(len(frame)) % 5}
     ).write_parquet(folds)
     return table, folds
+
+
+@pytest.fixture
+def survey_augment() -> dict:
+    """An ``[augment]`` table with every survey step on, hard, for smoke runs of each family."""
+    return {
+        "distance_rate": 0.8,
+        "survey_rate": 0.8,
+        "survey_profiles": ["lsst", "ztf", "sdss", "gaia", "one_band"],
+        "total_rate": 0.3,
+        "wavelength_jitter": 0.02,
+        "metadata_field_dropout": 0.2,
+    }

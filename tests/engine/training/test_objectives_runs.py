@@ -152,3 +152,12 @@ def test_atcat_checkpoints_from_before_families_still_resume():
     trainer._check_resumable(stored, {"name": "a", "steps": 5, "family": "atcat"}, Path("x"))
     with pytest.raises(InputError, match="family"):
         trainer._check_resumable(stored, {"name": "a", "steps": 5, "family": "rtf"}, Path("x"))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_survey_augmentation_trains_every_family(family, dataset, tmp_path, survey_augment):
+    config = _config(dataset, tmp_path, family, f"survey-{family}", augment=survey_augment)
+    out = trainer.run(config, resume=False)
+    log = read_extra(out, "training.json")
+    assert log["config"]["augment"]["survey_profiles"] == survey_augment["survey_profiles"]
+    assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)

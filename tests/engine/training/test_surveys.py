@@ -25,9 +25,9 @@ from engine.training.augment import (
     scale_flux,
     subsample,
 )
-from engine.training.config import TrainConfig
+from engine.training.config import TrainConfig, load_config
 from engine.training.data import load_data
-from engine.training.distance import distance_modulus, move_distance
+from engine.training.distance import distance_modulus, move_distance, move_to_depth
 from engine.training.objectives.registry import get_objective
 from engine.training.surveys import (
     PROFILES,
@@ -144,6 +144,36 @@ def test_galactic_objects_only_change_brightness():
     shift = -2.5 * np.log10(peak / many.flux.max())
     assert shift.min() >= -1.0 - 1e-3 and shift.max() <= 1.5 + 1e-3
     assert shift.min() < -0.8 and shift.max() > 1.3  # the whole range is drawn
+
+
+@pytest.mark.parametrize("photoz", [0.3, 0.0])
+def test_move_to_depth_puts_the_brightest_point_above_the_survey_depth(photoz):
+    many = _transient(0.3, peak=2000.0).subset(np.zeros(300, np.int64))  # 19.25 mag at peak
+    meta = {**many.metadata, "hostgal_photoz": np.full(300, photoz)}
+    if photoz == 0:
+        meta["hostgal_specz"] = np.zeros(300)
+    many = replace(many, metadata=meta)
+    moved = move_to_depth(many, np.random.default_rng(0), rate=1.0, depth=17.0)
+    peak = np.maximum.reduceat(moved.flux, moved.offsets[:-1])
+    mag = 27.5 - 2.5 * np.log10(peak)
+    assert mag.min() > 17.0 - 3.0 - 1e-3 and mag.max() < 17.0 - 0.5 + 1e-3
+    assert mag.max() - mag.min() > 2.0  # the margin is drawn, not fixed
+    if photoz > 0:  # brighter means nearer: time contracts with the wavelengths
+        z2 = moved.metadata["hostgal_specz"]
+        assert (z2 < 0.3).all()
+        np.testing.assert_allclose(
+            moved.wavelength[moved.slice_points(0)].max(), LSST_R * (1 + z2[0]) / 1.3, rtol=1e-6
+        )
+    else:
+        np.testing.assert_array_equal(moved.time, many.time)
+
+
+def test_move_to_depth_leaves_unseen_objects():
+    flat = _curves([np.arange(10.0)], [np.full(10, LSST_G)], [np.zeros(10)], [np.ones(10)])
+    flat = replace(flat, metadata={"hostgal_photoz": np.array([0.5])})
+    moved = move_to_depth(flat, np.random.default_rng(0), rate=1.0, depth=20.0)
+    np.testing.assert_array_equal(moved.flux, flat.flux)
+    assert moved.metadata["hostgal_photoz"][0] == 0.5
 
 
 def test_distance_rate_and_unknown_kind():
@@ -504,3 +534,40 @@ def test_mixture_rates_weights_and_order(sample_table):
     assert abs(lsst_total.sum() / (~sdss & ~gaia).sum() - 0.2) < 0.03
     assert np.isfinite(out.metadata["ref_mag"][sdss | gaia]).mean() > 0.99
     assert n == len(out)
+
+
+def test_scaler_sees_the_redshifted_photo_z(dataset, tmp_path):
+    table, folds = dataset
+    data = load_data(
+        TrainConfig.from_dict(
+            {
+                "name": "scaled",
+                "steps": 1,
+                "data": {
+                    "path": str(table),
+                    "folds_path": str(folds),
+                    "metadata_names": ["hostgal_photoz", "mwebv"],
+                },
+            }
+        )
+    )
+    curves, scaler = data.train.curves, data.train.scaler
+    config = AugmentConfig(**{**AugmentConfig.none().__dict__, "distance_rate": 1.0})
+    raw = augment(curves, np.random.default_rng(5), config).curves
+    scaled = augment(curves, np.random.default_rng(5), config, scaler=scaler).curves
+    moved = np.isfinite(curves.metadata["hostgal_photoz"])
+    assert not np.allclose(
+        raw.metadata["hostgal_photoz"][moved], curves.metadata["hostgal_photoz"][moved]
+    )
+    expected = scaler.transform(
+        np.stack([raw.metadata["hostgal_photoz"], raw.metadata["mwebv"]], 1)
+    )
+    np.testing.assert_array_equal(scaled.metadata["hostgal_photoz"], expected[:, 0])
+
+
+def test_survey_fields_round_trip_through_toml(tmp_path, survey_augment):
+    config = TrainConfig.from_dict({"name": "x", "steps": 1, "augment": survey_augment})
+    path = tmp_path / "run.toml"
+    path.write_text(config.to_toml())
+    assert load_config(path) == config
+    assert config.augment.survey_profiles == tuple(survey_augment["survey_profiles"])

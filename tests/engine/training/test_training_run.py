@@ -82,6 +82,16 @@ def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
     assert log["best_step"] in (2, 3)
 
 
+def test_survey_augmentation_trains_with_scaled_metadata(dataset, tmp_path, survey_augment):
+    config = _config(dataset, tmp_path, "survey", augment=survey_augment)
+    out = trainer.run(config, resume=False)
+    log = read_extra(out, "training.json")
+    assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)
+    assert all(
+        np.isfinite(v) for e in log["log"] if "validation" in e for v in e["validation"].values()
+    )
+
+
 def test_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch):
     straight = _config(dataset, tmp_path, "straight")
     trainer.run(straight, resume=False)
