@@ -14,9 +14,10 @@ total photometry into difference photometry with :func:`subtract_band_reference`
   which is why the kind is detected per object and can be set by the user.
 * **Nothing is thrown away**: the reference becomes two per-object metadata values the models
   may use, :data:`REFERENCE_COLUMNS`: ``ref_mag``, the AB magnitude of the reference in the band
-  nearest :data:`REFERENCE_WAVELENGTH` (an r band), and ``ref_colour``, the least-squares slope
-  of the reference magnitude against wavelength, in magnitudes per 1,000 Å (positive when the
-  object is redder). Both are NaN for difference photometry.
+  nearest :data:`REFERENCE_WAVELENGTH` (an r band), and ``ref_colour``, a colour index per
+  1,000 Å like ``g - r``: minus the least-squares slope of the reference magnitude against
+  wavelength, so positive when the object is redder (brighter at long wavelengths). Both are NaN
+  for difference photometry.
 
 :func:`detect_flux_kind` is the documented rule used when the user does not say (``--flux-kind
 auto``); see its docstring.
@@ -132,7 +133,7 @@ def _reference_metadata(
         band_mag = mag[own][first]
         ref_mag[k] = band_mag[np.argmin(np.abs(wavelength - REFERENCE_WAVELENGTH))]
         if len(wavelength) > 1:
-            ref_colour[k] = np.polyfit(wavelength / 1000.0, band_mag, 1)[0]
+            ref_colour[k] = -np.polyfit(wavelength / 1000.0, band_mag, 1)[0]
     return {"ref_mag": ref_mag, "ref_colour": ref_colour}
 
 
