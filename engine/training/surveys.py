@@ -269,6 +269,9 @@ PROFILES: dict[str, SurveyProfile] = {
         ),
         # one band per object, picked at random among the LSST bands it has
         _profile("one_band", _LSST, _LSST_DEPTH, max_bands=1),
+        # an alert broker's view at LSST depth: g and r only, detections at SNR >= 5 only (the
+        # in-domain reduction that costs a PLAsTiCC-only model most of its SNe Ia)
+        _profile("lsst_gr_alerts", _LSST[1:3], _LSST_DEPTH[1:3], detection="detections"),
     )
 }
 

@@ -571,3 +571,11 @@ def test_survey_fields_round_trip_through_toml(tmp_path, survey_augment):
     path.write_text(config.to_toml())
     assert load_config(path) == config
     assert config.augment.survey_profiles == tuple(survey_augment["survey_profiles"])
+
+
+def test_the_alert_profile_keeps_lsst_g_and_r_detections(sample_table):
+    curves = PackedLightCurves.from_frame(sample_table.head(200))
+    profile = PROFILES["lsst_gr_alerts"]
+    out = observe(curves, profile, np.random.default_rng(0)).curves
+    assert set(np.unique(out.wavelength)) == set(profile.wavelengths)
+    assert np.all(out.flux / out.flux_err >= 5)
