@@ -22,6 +22,7 @@ from engine.catalog import ModelProducts
 from engine.data.bands import parse_band_map
 from engine.data.clean import CleaningPolicy
 from engine.data.load import LoadedTable, ReadOptions
+from engine.data.photometry import FLUX_KIND_OPTIONS
 from engine.data.report import IngestReport
 from engine.errors import CatscopeError, FileTooLargeError, MissingColumnError, UnknownBandError
 
@@ -101,6 +102,12 @@ class UploadView(pn.viewable.Viewer):
     strict = param.Boolean(
         default=False, doc="Refuse the file at its first bad point instead of dropping it."
     )
+    flux_kind = param.Selector(
+        objects=list(FLUX_KIND_OPTIONS),
+        default="auto",
+        label="Photometry",
+        doc="difference (alerts, difference imaging), total (catalogue light curves) or auto.",
+    )
     add = param.Event(doc="Read the file and add its objects.")
 
     def __init__(self, **params) -> None:
@@ -120,11 +127,16 @@ class UploadView(pn.viewable.Viewer):
             pn.Row(
                 pn.widgets.IntInput.from_param(self.param.min_points),
                 pn.widgets.Checkbox.from_param(self.param.strict),
+                pn.widgets.RadioButtonGroup.from_param(self.param.flux_kind, color="default"),
             ),
             pn.pane.Markdown(
                 "Roles: `object_id`, `time` (MJD or JD), `band`, `flux` + `flux_err` (FLUXCAL, "
                 "zero point 27.5) or `mag` + `mag_err` (AB), optional `detected`, `label`. "
-                "Band map entries are `NAME=WAVELENGTH_IN_ANGSTROM` or `NAME=KNOWN_BAND`."
+                "Band map entries are `NAME=WAVELENGTH_IN_ANGSTROM` or `NAME=KNOWN_BAND`. "
+                "Photometry: *difference* flux (alerts, difference imaging: 0 = the reference "
+                "image) or *total* brightness (catalogue light curves); *auto* tells them apart "
+                "per object, and total light curves have each band's median subtracted before "
+                "a model reads them."
             ),
             title="Column and band mapping (when detection fails)",
             collapsed=True,
@@ -145,6 +157,7 @@ class UploadView(pn.viewable.Viewer):
             columns=parse_columns(self.columns) or None,
             band_map=parse_band_map(entries),
             cleaning=CleaningPolicy(strict=self.strict, min_points=self.min_points),
+            flux_kind=self.flux_kind,
         )
 
     def read(self, filename: str, content: bytes) -> LoadedTable:

@@ -2,9 +2,9 @@
 
 ``ingest``, ``score``, ``index`` and ``evaluate`` are decorated with :func:`reads_user_files`,
 which adds the same options to each (``--columns``, ``--band-map``, ``--metadata``, the
-cleaning options, ``--strict``, ``--max-file-bytes`` and ``--report``) and hands the command
-one :class:`~engine.data.load.ReadOptions` as its ``read`` argument, so ``--help`` of each lists
-the same input options and no command can forget one.
+cleaning options, ``--strict``, ``--max-file-bytes``, ``--flux-kind`` and ``--report``) and hands
+the command one :class:`~engine.data.load.ReadOptions` as its ``read`` argument, so ``--help`` of
+each lists the same input options and no command can forget one.
 """
 
 from __future__ import annotations
@@ -110,6 +110,17 @@ INPUT_OPTIONS: dict[str, tuple[object, object]] = {
         Annotated[int, _option("--max-file-bytes", help="Refuse files larger than this.")],
         DEFAULT_MAX_FILE_BYTES,
     ),
+    "flux_kind": (
+        Annotated[
+            str,
+            _option(
+                "--flux-kind",
+                help="difference (alerts, difference imaging), total (catalogue light curves) "
+                "or auto: told apart per object.",
+            ),
+        ],
+        "auto",
+    ),
     "report": (
         Annotated[
             Path | None, _option("--report", help="Also write the ingest report here as JSON.")
@@ -130,6 +141,7 @@ def read_options(
     min_mag_err: float | None,
     min_flux_err_frac: float | None,
     max_file_bytes: int,
+    flux_kind: str,
 ) -> ReadOptions:
     """Build :class:`ReadOptions` from the values of the shared options (text still parsed)."""
     from engine.data.bands import parse_band_map
@@ -149,6 +161,7 @@ def read_options(
             min_flux_err_frac=min_flux_err_frac,
         ),
         max_file_bytes=max_file_bytes,
+        flux_kind=flux_kind,
     )
 
 

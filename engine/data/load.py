@@ -18,6 +18,12 @@ from tqdm.auto import tqdm
 
 from engine.data.bands import WAVELENGTHS, BandRegistry
 from engine.data.clean import CleaningPolicy
+from engine.data.photometry import (
+    FLUX_KIND_COLUMN,
+    FLUX_KIND_OPTIONS,
+    FluxKindOption,
+    with_flux_kind,
+)
 from engine.data.readers import DEFAULT_MAX_FILE_BYTES, read_any, read_metadata
 from engine.data.readers.long import long_from_frame
 from engine.data.readers.snana import partner
@@ -42,6 +48,10 @@ class ReadOptions:
         What to drop, floor and merge, and whether to refuse instead (``strict``).
     max_file_bytes
         Size limit per file.
+    flux_kind
+        ``difference`` or ``total`` photometry for every object, or ``auto`` to tell them apart
+        (:func:`engine.data.photometry.with_flux_kind`); total photometry is turned into
+        difference photometry at the model door.
     """
 
     columns: Mapping[str, str] | None = None
@@ -49,6 +59,12 @@ class ReadOptions:
     metadata: Path | None = None
     cleaning: CleaningPolicy = field(default_factory=CleaningPolicy)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    flux_kind: FluxKindOption = "auto"
+
+    def __post_init__(self) -> None:
+        if self.flux_kind not in FLUX_KIND_OPTIONS:
+            msg = f"--flux-kind must be one of {list(FLUX_KIND_OPTIONS)}, got {self.flux_kind!r}"
+            raise InputError(msg)
 
     @property
     def registry(self) -> BandRegistry:
@@ -136,22 +152,38 @@ def _read_canonical(path: Path) -> tuple[pl.DataFrame, IngestReport]:
     return table, report
 
 
-def _read_file(path: Path, options: ReadOptions) -> tuple[pl.DataFrame, IngestReport]:
-    """Read and clean one file.
+def _with_flux_kind(
+    table: pl.DataFrame, report: IngestReport, options: ReadOptions
+) -> pl.DataFrame:
+    """Decide each object's photometry kind (see ``ReadOptions.flux_kind``) and report it.
 
-    Steps that need one file's cleaned table (e.g. telling difference from total photometry)
-    belong here, after :func:`read_any`.
+    A canonical table keeps the kinds it was written with unless the user gives one.
     """
+    if report.format == "catscope" and options.flux_kind == "auto":
+        if FLUX_KIND_COLUMN not in table.columns:
+            return table
+        how = "as written"
+    else:
+        table, how = with_flux_kind(table, options.flux_kind, format=report.format)
+    report.flux_kinds = dict(table[FLUX_KIND_COLUMN].value_counts().iter_rows())
+    report.flux_kind_rule = how
+    return table
+
+
+def _read_file(path: Path, options: ReadOptions) -> tuple[pl.DataFrame, IngestReport]:
+    """Read and clean one file, then tell its difference from its total photometry."""
     if _is_canonical(path) and not options.rereads_tables:
-        return _read_canonical(path)
-    return read_any(
-        path,
-        columns=options.columns,
-        registry=options.registry,
-        metadata_path=options.metadata,
-        max_file_bytes=options.max_file_bytes,
-        policy=options.cleaning,
-    )
+        table, report = _read_canonical(path)
+    else:
+        table, report = read_any(
+            path,
+            columns=options.columns,
+            registry=options.registry,
+            metadata_path=options.metadata,
+            max_file_bytes=options.max_file_bytes,
+            policy=options.cleaning,
+        )
+    return _with_flux_kind(table, report, options), report
 
 
 def _carried_registry(options: ReadOptions, reports: Sequence[IngestReport]) -> BandRegistry:
@@ -223,4 +255,5 @@ def load_frame(frame: pl.DataFrame, options: ReadOptions, *, source: str) -> Loa
         metadata=metadata,
         policy=options.cleaning,
     )
+    table = _with_flux_kind(table, report, options)
     return LoadedTable(table, (report,), _carried_registry(options, [report]))

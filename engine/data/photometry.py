@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from engine.data.schema import ZERO_POINT
+from engine.errors import InputError
 
 if TYPE_CHECKING:
     from engine.data.packed import PackedLightCurves
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 FLUX_KIND_COLUMN = "flux_kind"
 FluxKind = Literal["difference", "total"]
 FLUX_KINDS: tuple[FluxKind, ...] = ("difference", "total")
+#: what a user may ask for: a kind for every object, or ``"auto"`` (see :func:`with_flux_kind`)
+FluxKindOption = Literal["auto", "difference", "total"]
+FLUX_KIND_OPTIONS: tuple[FluxKindOption, ...] = ("auto", *FLUX_KINDS)
+#: reader formats that only carry difference photometry (alerts and SNANA/PLAsTiCC simulations)
+DIFFERENCE_FORMATS = ("plasticc", "snana", "ztf")
 #: per-object metadata describing the subtracted reference level (NaN for difference photometry)
 REFERENCE_COLUMNS = ("ref_mag", "ref_colour")
 #: ``ref_mag`` is given in the band nearest this wavelength (Å): r in most surveys
@@ -92,6 +98,48 @@ def detect_flux_kind(table: pl.DataFrame) -> pl.Series:
         np.where(total.fill_null(False).to_numpy(), "total", "difference"),
         dtype=pl.String,
     )
+
+
+def with_flux_kind(
+    table: pl.DataFrame, option: FluxKindOption = "auto", *, format: str = "long"
+) -> tuple[pl.DataFrame, str]:
+    """Add :data:`FLUX_KIND_COLUMN` to a freshly read table, and say how it was decided.
+
+    ``option`` ``"difference"`` or ``"total"`` (``--flux-kind``) sets every object; ``"auto"``
+    uses the reader's ``format`` when it only carries difference photometry
+    (:data:`DIFFERENCE_FORMATS`), else :func:`detect_flux_kind` per object. Returns the table
+    and a short reason for the ingest report.
+    """
+    if option not in FLUX_KIND_OPTIONS:
+        msg = f"--flux-kind must be one of {list(FLUX_KIND_OPTIONS)}, got {option!r}"
+        raise InputError(msg)
+    if option != "auto":
+        kinds, how = pl.repeat(option, table.height, eager=True), f"given (--flux-kind {option})"
+    elif format in DIFFERENCE_FORMATS:
+        kinds, how = pl.repeat("difference", table.height, eager=True), f"{format} format"
+    else:
+        kinds, how = detect_flux_kind(table), "detected per object"
+    return table.with_columns(kinds.cast(pl.String).alias(FLUX_KIND_COLUMN)), how
+
+
+def reference_at(row: pl.DataFrame, wavelengths: np.ndarray) -> np.ndarray:
+    """Return the reference level of a one-object table at ``wavelengths``, (n,) float32.
+
+    0 for difference photometry; for total photometry the level :func:`subtract_band_reference`
+    removes, of the object's band nearest each wavelength, so that fluxes a model generates in
+    difference space can be put back on the object's own scale.
+    """
+    wavelengths = np.asarray(wavelengths, dtype=np.float64)
+    total = FLUX_KIND_COLUMN in row.columns and row[FLUX_KIND_COLUMN][0] == "total"
+    if not total:
+        return np.zeros(len(wavelengths), np.float32)
+    points = pl.DataFrame(
+        {"wavelength": row["wavelength"][0], "flux": row["flux"][0]}
+    )  # fmt: skip
+    levels = points.group_by("wavelength").agg(pl.col("flux").median()).sort("wavelength")
+    known = levels["wavelength"].to_numpy().astype(np.float64)
+    nearest = np.abs(wavelengths[:, None] - known[None, :]).argmin(axis=1)
+    return levels["flux"].to_numpy()[nearest].astype(np.float32)
 
 
 def _band_groups(curves: PackedLightCurves) -> tuple[np.ndarray, np.ndarray]:

@@ -113,6 +113,8 @@ class IngestReport:
     n_objects, n_points : objects and points in the table that was produced
     rules : one record per cleaning rule that ran, in the order they ran
     bands : every band name of the file and the wavelength it resolved to
+    flux_kinds : photometry kind (``difference``, ``total``) -> objects of that kind, and
+        ``flux_kind_rule`` how it was decided (see :func:`engine.data.photometry.with_flux_kind`)
     notes : every warning and note, in order
     """
 
@@ -123,6 +125,8 @@ class IngestReport:
     n_points: int = 0
     rules: list[RuleRecord] = field(default_factory=list)
     bands: list[BandSeen] = field(default_factory=list)
+    flux_kinds: dict[str, int] = field(default_factory=dict)
+    flux_kind_rule: str = ""
     notes: list[str] = field(default_factory=list)
 
     def note(self, message: str) -> None:
@@ -170,6 +174,9 @@ class IngestReport:
                 text += f"; {r.points:,} {r.label}"
         if self.objects_dropped:
             text += f"; {len(self.objects_dropped):,} object(s) dropped"
+        if self.flux_kinds:
+            kinds = ", ".join(f"{n:,} {kind}" for kind, n in sorted(self.flux_kinds.items()))
+            text += f"; photometry: {kinds} ({self.flux_kind_rule})"
         return text
 
     def rows(self, examples: int = 2) -> list[dict[str, str]]:

@@ -24,6 +24,7 @@ import torch
 from engine.data.bands import BandRegistry
 from engine.data.batching import Batch, collate
 from engine.data.packed import PackedLightCurves
+from engine.data.photometry import reference_at
 from engine.errors import InputError
 from engine.evaluation.calibration import TemperatureScaler
 from engine.infer.batches import InferenceSettings, iter_batches, last_outputs
@@ -325,6 +326,7 @@ class Predictor:
                 name: torch.cat([seq[name], _column(point[name], seq[name], n_samples)], dim=1)
                 for name in seq
             }
+        samples += reference_at(table, wavelengths)  # total photometry: back on its own scale
         quantiles = {q: np.quantile(samples, q, axis=0) for q in QUANTILE_LEVELS}
         return Continuation(times, list(bands), samples, quantiles)
 

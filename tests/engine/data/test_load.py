@@ -1,5 +1,6 @@
 """The one way in: :func:`engine.data.load.load` with the shared :class:`ReadOptions`."""
 
+import polars as pl
 import pytest
 
 from engine.data.clean import CleaningPolicy
@@ -77,4 +78,45 @@ def test_a_catscope_table_is_read_as_it_is_and_carries_its_user_bands(write, tmp
     again = load(tmp_path / "t.parquet")
     assert again.reports[0].format == "catscope" and again.table.equals(first.table)
     assert again.registry.wavelength("w") == 6000.0
-    assert again.reports[0].summary() == "kept 3 of 3 points"
+    # the photometry kind it was written with is kept and said
+    assert again.reports[0].summary() == "kept 3 of 3 points; photometry: 1 difference (as written)"
+
+
+def _star_magnitudes(sample_table, path, *, level_mag: float = 15.0):
+    """Sample RR Lyrae written as *total* magnitudes: a 15th-mag star plus their variation."""
+    from tests.messy import magnitude_rows
+
+    level = 10 ** (-0.4 * (level_mag - 27.5))
+    rrl = sample_table.filter(pl.col("label") == "RRL").head(4)
+    total = rrl.with_columns(pl.col("flux").list.eval(pl.element() + level))
+    magnitude_rows(total).write_csv(path)
+    return rrl
+
+
+def test_total_magnitudes_are_told_apart_and_reported(sample_table, tmp_path):
+    rrl = _star_magnitudes(sample_table, tmp_path / "stars.csv")
+    loaded = load(tmp_path / "stars.csv")
+    assert loaded.table["flux_kind"].to_list() == ["total"] * rrl.height
+    report = loaded.reports[0]
+    assert report.flux_kinds == {"total": rrl.height}
+    assert f"photometry: {rrl.height} total (detected per object)" in report.summary()
+
+
+def test_flux_kind_given_by_the_user_wins(sample_table, tmp_path):
+    _star_magnitudes(sample_table, tmp_path / "stars.csv")
+    loaded = load(tmp_path / "stars.csv", ReadOptions(flux_kind="difference"))
+    assert set(loaded.table["flux_kind"]) == {"difference"}
+    assert loaded.reports[0].flux_kind_rule == "given (--flux-kind difference)"
+    with pytest.raises(InputError, match="--flux-kind must be one of"):
+        ReadOptions(flux_kind="absolute")
+
+
+def test_alert_formats_are_difference_photometry_and_tables_keep_their_kind(fixtures, tmp_path):
+    loaded = load(fixtures / "plasticc_lightcurves.csv", ReadOptions(cleaning=KEEP_SHORT))
+    assert set(loaded.table["flux_kind"]) == {"difference"}
+    assert loaded.reports[0].flux_kind_rule == "plasticc format"
+    written = loaded.table.with_columns(flux_kind=pl.lit("total"))
+    write_table(written, tmp_path / "t.parquet")
+    again = load(tmp_path / "t.parquet")
+    assert set(again.table["flux_kind"]) == {"total"}
+    assert again.reports[0].flux_kind_rule == "as written"

@@ -83,6 +83,28 @@ def test_continue_curve_returns_requested_times_and_bands(predictor, table):
     np.testing.assert_array_equal(future.samples, again.samples)
 
 
+def test_a_total_curve_is_continued_on_its_own_scale(predictor, table):
+    """The model sees total photometry minus each band's median; its futures get it back."""
+    from engine.data.packed import PackedLightCurves
+    from engine.data.photometry import band_reference
+
+    star = 10 ** (-0.4 * (17.0 - 27.5))
+    one = table.head(1).with_columns(pl.col("flux").list.eval(pl.element() + star))
+    level = band_reference(PackedLightCurves.from_frame(one))
+    subtracted = one.with_columns(
+        flux=pl.Series([(one["flux"][0].to_numpy() - level).tolist()], dtype=pl.List(pl.Float32))
+    )
+    times = one["time"][0][-1] + np.array([1.0, 2.0])
+    total = one.with_columns(flux_kind=pl.lit("total"))
+    futures = [
+        predictor.continue_curve(t, times, ["lsst_r"] * 2, n_samples=8, seed=1)
+        for t in (total, subtracted)
+    ]
+    in_r = np.array(one["band"][0].to_list()) == "lsst_r"
+    # the same model input: the futures differ by exactly the r band's level
+    np.testing.assert_allclose(futures[0].samples - futures[1].samples, level[in_r][0], rtol=1e-4)
+
+
 def test_continue_curve_takes_a_user_band_from_the_objects_own_points(predictor, table):
     one = table.head(1)
     renamed = one.with_columns(pl.col("band").list.eval(pl.element().replace("lsst_g", "w")))
