@@ -460,17 +460,28 @@ def domain_reference(
     threshold: Annotated[
         float, typer.Option(help="Largest domain score still in domain (k-NN percentile).")
     ] = 0.95,
+    survey: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--survey",
+            help="Also add each training object observed by one of these survey profiles "
+            "(names or .toml paths): for a model trained with survey augmentation.",
+        ),
+    ] = None,
 ) -> None:
     """Fit the model's domain reference on its training objects and store it with the model."""
-    from engine.infer.domain_build import build_domain_reference
+    from engine.infer.domain_build import build_domain_reference, survey_copies
 
+    surveys = "".join(f" --survey {name}" for name in survey or [])
     command = (
-        f"catscope domain-reference --model {model} --data {data} -k {k} --threshold {threshold}"
+        f"catscope domain-reference --model {model} --data {data} -k {k} "
+        f"--threshold {threshold}{surveys}"
     )
     path = build_domain_reference(
         model,
         data / "plasticc.parquet",
         data / "folds.parquet",
+        extra_reference=survey_copies(survey) if survey else None,
         k=k,
         threshold=threshold,
         command=command,

@@ -223,3 +223,19 @@ def test_score_writes_the_domain_columns(domain_model_dir, sample_table, tmp_pat
     assert result.exit_code == 0, result.output
     written = pl.read_parquet(out)
     assert written.columns[-3:] == list(DOMAIN_COLUMNS) and written.height == 30
+
+
+def test_survey_copies_observe_each_object_once_with_one_profile(sample_table):
+    from engine.infer.domain_build import survey_copies
+    from engine.training.surveys import PROFILES
+
+    table = sample_table.head(60)
+    copies = survey_copies(["lsst_gr_alerts", "sdss"], seed=2)(table)
+    ids = copies["object_id"].str.split("@")
+    assert set(ids.list.get(1)) <= {"lsst_gr_alerts", "sdss"}
+    assert ids.list.get(0).is_in(table["object_id"].to_list()).all()
+    assert ids.list.get(0).n_unique() == copies.height  # one copy per object at most
+    alerts = copies.filter(pl.col("object_id").str.ends_with("@lsst_gr_alerts"))
+    assert set(alerts["band"].explode()) <= set(PROFILES["lsst_gr_alerts"].bands)
+    assert (copies["time"].list.len() >= 3).all()
+    assert copies.equals(survey_copies(["lsst_gr_alerts", "sdss"], seed=2)(table))
