@@ -27,10 +27,13 @@ import param
 import polars as pl
 from holoviews.operation.datashader import datashade, dynspread, rasterize
 
+from app.browse import rounded
 from app.export import download_buttons, table_bytes
 from app.model_views import message
 from app.state import HIDDEN, NO_MODEL, AppState
+from app.text import markdown
 from engine.catalog import Catalog
+from engine.text import printable
 
 #: most objects drawn with a selectable glyph layer (box and lasso); beyond: box bounds only
 SELECTABLE_LIMIT = 20_000
@@ -166,7 +169,7 @@ class LatentMapView(pn.viewable.Viewer):
     @param.depends("selected", watch=True)
     def _show_selection(self) -> None:
         chosen = self.selection()
-        self._table.value = chosen.to_pandas()
+        self._table.value = rounded(chosen, ["confidence"]).to_pandas()
         self._count.object = (
             f"**{chosen.height:,}** objects selected. Click a row to inspect it."
             if chosen.height
@@ -198,7 +201,9 @@ class LatentMapView(pn.viewable.Viewer):
             data["_all"] = "object"
             column = "_all"
         if not frame.schema.get(column, pl.String).is_numeric():
-            data[column] = data[column].fillna(UNKNOWN).astype("category")
+            # legend entries: HoloViews names each category by its characters and fails on
+            # control characters (unicodedata has no name for ESC)
+            data[column] = data[column].fillna(UNKNOWN).map(printable).astype("category")
         return hv.Points(data, ["x", "y"], ["object_id", column])
 
     @param.depends("colour_by", "scorer", "state.catalog", "state.model", "state.page")
@@ -208,8 +213,8 @@ class LatentMapView(pn.viewable.Viewer):
         frame = self.frame()
         if frame.height == 0:
             return message(
-                f"No map: model {self.state.model!r} has no UMAP coordinates in this catalogue "
-                "(build one with 'catscope index')."
+                f"No map: model {markdown(repr(self.state.model))} has no UMAP coordinates in "
+                "this catalogue (build one with 'catscope index')."
             )
         column = self.colour_column()
         points = self._points(frame, column)

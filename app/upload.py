@@ -17,6 +17,7 @@ import param
 import polars as pl
 
 from app.state import AppState
+from app.text import markdown
 from engine.catalog import ModelProducts
 from engine.data.assemble import IngestReport
 from engine.data.bands import BandRegistry, parse_band_map
@@ -32,7 +33,7 @@ class Prepared(NamedTuple):
     """An upload read, scored and placed, ready to join the catalogue.
 
     ``products`` holds what each model computed for the new objects; ``placed`` names the
-    models that put them on their map, ``note`` says why they could not (or is empty).
+    models that put them on their map, ``note`` says why they could not (Markdown, or empty).
     """
 
     table: pl.DataFrame
@@ -147,7 +148,7 @@ class UploadView(pn.viewable.Viewer):
         try:
             placements = place_objects(self.catalog_dir, table, models_dir=models_dir, threads=1)
         except CatscopeError as exc:
-            return {}, f"Not placed on the maps: {exc}"
+            return {}, f"Not placed on the maps: {markdown(exc)}"
         ids = table["object_id"]
         products = {
             model: ModelProducts(
@@ -165,14 +166,16 @@ class UploadView(pn.viewable.Viewer):
         self.state.catalog = self.state.catalog.add(
             prepared.table, source=filename, products=prepared.products
         )
-        notes = "".join(f"\n- {note}" for note in [*prepared.report.notes, prepared.note] if note)
+        notes = [*map(markdown, prepared.report.notes), prepared.note]
+        notes = "".join(f"\n- {note}" for note in notes if note)
         scored = [m for m, p in prepared.products.items() if p.predictions is not None]
-        scored = f" Scored with {', '.join(scored)}." if scored else ""
+        scored = f" Scored with {markdown(', '.join(scored))}." if scored else ""
         if prepared.placed:
-            scored += f" Placed on the map of {', '.join(prepared.placed)}."
+            scored += f" Placed on the map of {markdown(', '.join(prepared.placed))}."
+        name = markdown(filename)
         self.show(
             f"**Added {prepared.table.height:,} objects ({prepared.report.n_points:,} points) "
-            f"from {filename}.**{scored} Find them on the Browse page (source = {filename})."
+            f"from {name}.**{scored} Find them on the Browse page (source = {name})."
             f"{notes}",
             "success",
         )
@@ -190,11 +193,12 @@ class UploadView(pn.viewable.Viewer):
             return
         if isinstance(error, MissingColumnError | UnknownBandError):
             self._mapping.collapsed = False
+        name = markdown(filename)
         if isinstance(error, CatscopeError):
-            self.show(f"**Could not add {filename}.** {error}", "danger")
+            self.show(f"**Could not add {name}.** {markdown(error)}", "danger")
         else:
             self.show(
-                f"**Could not add {filename}** (unexpected {type(error).__name__}: {error}).",
+                f"**Could not add {name}** (unexpected {type(error).__name__}: {markdown(error)}).",
                 "danger",
             )
 

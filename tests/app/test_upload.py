@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from app.upload import MAX_UPLOAD_BYTES, UploadView
-from tests.app.conftest import run_handler
+from tests.app.conftest import run_handler, shown
 
 GOOD = b"""object_id,mjd,band,flux,flux_err
 new1,60000.1,g,10.5,1.0
@@ -19,7 +19,7 @@ new2,60002.5,z,4.0,2.0
 
 
 def _status(view: UploadView) -> tuple[str, str]:
-    return view._status.alert_type, str(view._status.object)
+    return view._status.alert_type, shown(view._status.object)
 
 
 def test_a_good_file_is_added_and_scored(state):
@@ -141,7 +141,7 @@ def test_an_unexpected_failure_is_shown_not_raised(bare_state, monkeypatch):
     view.upload("mine.csv", GOOD)
     assert _status(view) == (
         "danger",
-        "**Could not add mine.csv** (unexpected RuntimeError: disk on fire).",
+        "Could not add mine.csv (unexpected RuntimeError: disk on fire).",
     )
 
 
