@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 ACCEPTED = ".csv,.parquet,.pq"
 #: largest upload accepted by the page (bytes); bigger catalogues go through `catscope ingest`
 MAX_UPLOAD_BYTES = 100 * 1024**2
+#: what the page says about bigger files
+BIGGER_FILES = (
+    "For bigger files use the command line: catscope ingest FILE --out TABLE.parquet, "
+    "then catscope serve --catalog TABLE.parquet."
+)
 
 
 class Prepared(NamedTuple):
@@ -120,7 +125,7 @@ class UploadView(pn.viewable.Viewer):
         if len(content) > MAX_UPLOAD_BYTES:
             msg = (
                 f"{filename} is {len(content) / 1024**2:.0f} MB; the page accepts up to "
-                f"{MAX_UPLOAD_BYTES // 1024**2} MB. Use `catscope ingest` for bigger files."
+                f"{MAX_UPLOAD_BYTES // 1024**2} MB. {BIGGER_FILES}"
             )
             raise FileTooLargeError(msg)
         table, report = self.read(filename, content)
@@ -218,7 +223,10 @@ class UploadView(pn.viewable.Viewer):
             self.param.add, label="Add to catalogue", color="primary"
         )
         return pn.Column(
-            pn.pane.Markdown("### Add your own light curves"),
+            pn.pane.Markdown(
+                "### Add your own light curves\n"
+                f"CSV or Parquet files up to {MAX_UPLOAD_BYTES // 1024**2} MB. {BIGGER_FILES}"
+            ),
             pn.Row(self._file, button),
             self._mapping,
             self._status,

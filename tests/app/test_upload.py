@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import panel as pn
 import polars as pl
 import pytest
 
@@ -111,10 +112,20 @@ def test_parquet_canonical_tables_are_accepted(bare_state, small_catalog, tmp_pa
     assert set(bare_state.catalog.uploaded) == set(table["object_id"])
 
 
-def test_oversized_uploads_are_refused_before_reading(bare_state):
+def test_oversized_uploads_are_refused_before_reading(bare_state, monkeypatch):
     view = UploadView(state=bare_state)
+    monkeypatch.setattr(view, "read", lambda *_: pytest.fail("an oversized file was read"))
     view.upload("huge.csv", b"x" * (MAX_UPLOAD_BYTES + 1))
-    assert _status(view)[0] == "danger" and "catscope ingest" in _status(view)[1]
+    kind, text = _status(view)
+    assert kind == "danger" and "huge.csv is 100 MB; the page accepts up to 100 MB" in text
+    assert "catscope ingest FILE --out TABLE.parquet" in text
+
+
+def test_the_page_states_its_size_cap(bare_state):
+    page = pn.panel(UploadView(state=bare_state))
+    text = " ".join(shown(p.object) for p in page.select(pn.pane.Markdown))
+    assert f"files up to {MAX_UPLOAD_BYTES // 1024**2} MB" in text
+    assert "catscope ingest FILE --out TABLE.parquet" in text
 
 
 def test_add_button_without_a_file_asks_for_one(bare_state):
