@@ -8,12 +8,16 @@ import polars as pl
 from bokeh.models.widgets.tables import NumberFormatter
 
 from app.state import NO_MODEL, AppState
+from app.text import html
 
 ALL = "(all)"
 IN_DOMAIN, OUT_OF_DOMAIN = "in domain", "out of domain"
 _PAGE_SIZE = 20
 #: anomaly score columns of the summary are ``anomaly_<scorer>``: titled by the scorer alone
 _SCORE_PREFIX = "anomaly_"
+#: model outputs shown rounded to this many significant digits (the summary keeps them whole)
+SIGNIFICANT_DIGITS = 3
+_ROUNDED = ("confidence", "unsure", "domain_score")
 _FORMATTERS = {
     "confidence": {"type": "progress", "max": 1, "legend": True},
     "first_mjd": NumberFormatter(format="0.000"),
@@ -112,13 +116,13 @@ class BrowseView(pn.viewable.Viewer):
     )
     def _refresh(self) -> None:
         frame = self.filtered()
-        if "domain_score" in frame.columns:
-            frame = frame.with_columns(pl.col("domain_score").round_sig_figs(3))
         scores = [c for c in frame.columns if c.startswith(_SCORE_PREFIX)]
         self._table.param.update(
-            value=frame.to_pandas(),
-            titles=_TITLES | {c: c.removeprefix(_SCORE_PREFIX).replace("_", " ") for c in scores},
-            formatters={**_FORMATTERS, **{c: NumberFormatter(format="0.000") for c in scores}},
+            value=rounded(frame, [*_ROUNDED, *scores]).to_pandas(),
+            # Tabulator renders titles as HTML; scorer names come from the catalogue's files
+            titles=_TITLES
+            | {c: html(c.removeprefix(_SCORE_PREFIX).replace("_", " ")) for c in scores},
+            formatters=_FORMATTERS,
         )
         self._count.object = (
             f"**{frame.height:,}** of {len(self.state.catalog):,} objects. "
@@ -150,3 +154,15 @@ class BrowseView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         return pn.Column(widgets, self._count, self._table, sizing_mode="stretch_width")
+
+
+def rounded(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """``frame`` with its float ``columns`` rounded to :data:`SIGNIFICANT_DIGITS` for display.
+
+    A number format cannot say "3 significant digits" (a fixed ``0.000`` shows anomaly scores
+    of 1e-5 as 0 and of 1e4 with needless decimals) and Tabulator's progress bar prints its
+    value whole, so the shown values are rounded instead; exports use the unrounded summary.
+    """
+    floats = [c for c in columns if c in frame.columns and frame.schema[c].is_float()]
+    # float64 first: a rounded float32 reaches the browser as 0.8730000257...
+    return frame.with_columns(pl.col(floats).cast(pl.Float64).round_sig_figs(SIGNIFICANT_DIGITS))

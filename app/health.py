@@ -18,6 +18,7 @@ from app import plots
 from app.loaders import METRICS_FILE, load_metrics
 from app.model_views import message
 from app.state import HIDDEN, AppState
+from app.text import markdown
 from engine.errors import InputError
 
 HEADING = "How good and how honest is the model?"
@@ -114,19 +115,21 @@ class HealthView(pn.viewable.Viewer):
             )
         if not self.state.can("classify"):
             return message(
-                f"Model {self.state.model!r} does not classify, so it has no reliability diagram, "
-                "confusion matrix or early-detection curve. Its embeddings are scored by "
-                "`catscope evaluate-embeddings` (linear probe and k-NN on fold 0) and its anomaly "
-                "scores by `catscope anomaly-benchmark`; the README holds both tables."
+                f"Model {markdown(repr(self.state.model))} does not classify, so it has no "
+                "reliability diagram, confusion matrix or early-detection curve. Its embeddings "
+                "are scored by `catscope evaluate-embeddings` (linear probe and k-NN on fold 0) "
+                "and its anomaly scores by `catscope anomaly-benchmark`; the README holds both "
+                "tables."
             )
         try:
             metrics = self.metrics()
         except InputError as exc:
-            return message(str(exc), "danger")
+            return message(markdown(exc), "danger")
         if metrics is None:
             return message(
-                f"Model {self.state.model!r} ships no {METRICS_FILE}; write one with "
-                f"`catscope evaluate --out {self.state.model_info.path / METRICS_FILE}`.",
+                f"Model {markdown(repr(self.state.model))} ships no {METRICS_FILE}; write one "
+                "with catscope evaluate --out "
+                f"{markdown(self.state.model_info.path / METRICS_FILE)}.",
                 "warning",
             )
         found = figures(metrics)

@@ -18,6 +18,7 @@ from app.model_views import (
 )
 from app.neighbours import NeighboursView
 from app.state import HIDDEN, AppState
+from app.text import markdown
 from engine.catalog import UnknownObjectError
 from engine.errors import InvalidValueError
 from engine.periodogram import MIN_PERIOD, Periodogram, lomb_scargle, phase_fold
@@ -86,14 +87,15 @@ class PeriodogramView(pn.viewable.Viewer):
         try:
             points, result = self.compute()
         except (InvalidValueError, UnknownObjectError) as exc:
-            return message(f"No periodogram: {exc}", "warning")
+            return message(f"No periodogram: {markdown(exc)}", "warning")
         period = result.best_period
         phase = phase_fold(points["time"].to_numpy(), period)
         return pn.Column(
             pn.pane.Markdown(
                 f"Best period **{period:.5g} days** (power {result.best_power:.2f}, bands: "
-                f"{', '.join(result.bands)}). Periods are meaningful for periodic objects "
-                "(variable stars, binaries); for transients the peak is just the best sinusoid."
+                f"{markdown(', '.join(result.bands))}). Periods are meaningful for periodic "
+                "objects (variable stars, binaries); for transients the peak is just the best "
+                "sinusoid."
             ),
             plots.figure(plots.periodogram(result.period, result.power, best=period)),
             plots.figure(plots.phase_folded(points, phase, period=period)),
@@ -158,13 +160,13 @@ class InspectorView(pn.viewable.Viewer):
     def header(self) -> str:
         """Markdown line about the object: id, known label, points, span and deep link."""
         info = self.state.catalog.describe(self.state.object_id)
-        label = info["label"] or "unknown"
+        label = markdown(info["label"] or "unknown")
         return (
-            f"### Object {info['object_id']}\n"
+            f"### Object {markdown(info['object_id'])}\n"
             f"Known class: **{label}** · {info['n_points']} points "
-            f"({info['n_detected']} detected) in "
-            f"bands {info['bands']} over {info['span_days']:.0f} days · source: {info['source']} · "
-            f"[link to this view](?object={quote(info['object_id'])})"
+            f"({info['n_detected']} detected) in bands {markdown(info['bands'])} over "
+            f"{info['span_days']:.0f} days · source: {markdown(info['source'])} · "
+            f"[link to this view](?object={quote(info['object_id'], safe='')})"
         )
 
     @param.depends("unit", "state.object_id", "state.catalog", "state.page")
@@ -176,7 +178,7 @@ class InspectorView(pn.viewable.Viewer):
         try:
             points = self.state.catalog.points(self.state.object_id)
         except UnknownObjectError as exc:
-            return message(str(exc), "warning")
+            return message(markdown(exc), "warning")
         return pn.Column(
             pn.pane.Markdown(self.header()),
             light_curve_pane(points, unit=self.unit, title="Light curve (hollow: not detected)"),

@@ -1,13 +1,12 @@
-"""Map page: the chosen model's UMAP of the catalogue, drawn with datashader.
+"""Map page: the chosen model's UMAP of the catalogue, as markers or drawn with datashader.
 
-The map is rasterised on the server (``datashade`` for classes, ``rasterize`` for numbers, then
-``dynspread``), so it stays smooth at a million points. Box and lasso selection feed a table
-of the selected objects that exports as CSV or Parquet; a click inspects the nearest object.
-
-Selection works two ways by catalogue size: up to :data:`SELECTABLE_LIMIT` objects an
-invisible but selectable Points layer lies over the image (``Selection1D``: box and lasso);
-beyond that only the box is offered, answered by a bounds query on the coordinates
-(``BoundsXY``), since a million-glyph layer would defeat the rasterising.
+Up to :data:`PLAIN_LIMIT` objects the map is plain markers whose size follows the number of
+points (:func:`marker_size`), selectable with the box and lasso (``Selection1D``). Beyond, as
+datashader's documentation advises, the map is rasterised on the server (``datashade`` for
+classes, ``rasterize`` for numbers, then ``dynspread``) so it stays smooth at a million points,
+and only the box is offered, answered by a bounds query on the coordinates (``BoundsXY``).
+Either way the data range is padded and the legend sits outside the plot area. Selections fill
+a table that exports as CSV or Parquet; a click inspects the nearest object.
 
 Traps found: the click is answered on the next tick of the document
 (``add_next_tick_callback``): changing the page from inside a stream callback of a served app
@@ -27,13 +26,20 @@ import param
 import polars as pl
 from holoviews.operation.datashader import datashade, dynspread, rasterize
 
+from app.browse import rounded
 from app.export import download_buttons, table_bytes
 from app.model_views import message
 from app.state import HIDDEN, NO_MODEL, AppState
+from app.text import markdown, plot_title
 from engine.catalog import Catalog
+from engine.text import printable
 
-#: most objects drawn with a selectable glyph layer (box and lasso); beyond: box bounds only
-SELECTABLE_LIMIT = 20_000
+#: most objects drawn as plain markers (selectable by box and lasso); beyond, datashader draws
+#: the map and only the box selects (datashader's advice: rasterise from ~50k points)
+PLAIN_LIMIT = 50_000
+#: marker diameter (px) at 1,000 objects; it scales as n^-1/4 between the bounds below
+_MARKER_AT_1K = 7.0
+_MARKER_BOUNDS = (2.0, 10.0)
 #: colour-by choice -> summary column (``anomaly score`` uses the chosen scorer's column)
 COLOUR_COLUMNS = {
     "label": "label",
@@ -43,7 +49,8 @@ COLOUR_COLUMNS = {
 }
 UNKNOWN = "(unknown)"
 _TABLE_COLUMNS = ("object_id", "label", "pred_class", "confidence", "x", "y")
-_MAP_OPTS = {"responsive": True, "height": 560, "xaxis": None, "yaxis": None}
+#: padding: a share of the data range left free around the points, so no cluster is clipped
+_MAP_OPTS = {"responsive": True, "height": 560, "xaxis": None, "yaxis": None, "padding": 0.05}
 
 
 def _spread(image: hv.Element) -> hv.Element:
@@ -53,6 +60,17 @@ def _spread(image: hv.Element) -> hv.Element:
     objects gets readable dots, a million-point map stays as sharp as its density allows.
     """
     return dynspread(image, threshold=0.9, max_px=4)
+
+
+def marker_size(n: int) -> float:
+    """Marker diameter (px) for ``n`` points: big enough to see alone, small enough not to merge.
+
+    A map's area is fixed, so the room per point falls as 1/n; a diameter falling as n^-1/4 (a
+    compromise between constant size, which merges dense maps, and n^-1/2, which makes 1,000
+    points dots) keeps both a 40-object upload and 50k objects readable.
+    """
+    low, high = _MARKER_BOUNDS
+    return float(np.clip(_MARKER_AT_1K * (1000 / max(n, 1)) ** 0.25, low, high))
 
 
 class LatentMapView(pn.viewable.Viewer):
@@ -166,7 +184,7 @@ class LatentMapView(pn.viewable.Viewer):
     @param.depends("selected", watch=True)
     def _show_selection(self) -> None:
         chosen = self.selection()
-        self._table.value = chosen.to_pandas()
+        self._table.value = rounded(chosen, ["confidence"]).to_pandas()
         self._count.object = (
             f"**{chosen.height:,}** objects selected. Click a row to inspect it."
             if chosen.height
@@ -178,13 +196,17 @@ class LatentMapView(pn.viewable.Viewer):
         return table_bytes(self.selection(), suffix)
 
     # -- drawing -----------------------------------------------------------------------------
+    def _palette(self, points: hv.Points, key: str) -> dict[str, str]:
+        categories = sorted(points.data[key].cat.categories)
+        palette = dict(zip(categories, colorcet.palette["glasbey_category10"], strict=False))
+        palette[UNKNOWN] = "#b0b0b0"
+        return palette
+
     def _image(self, points: hv.Points, column: str | None, frame: pl.DataFrame) -> hv.Element:
         """Datashaded image of ``points``: categories as colours, numbers through a colour map."""
         if column is None or not frame.schema[column].is_numeric():
             key = column or "_all"
-            categories = sorted(points.data[key].cat.categories)
-            palette = dict(zip(categories, colorcet.palette["glasbey_category10"], strict=False))
-            palette[UNKNOWN] = "#b0b0b0"
+            palette = self._palette(points, key)
             image = datashade(points, aggregator=ds.count_cat(key), color_key=palette)
             return _spread(image)  # HoloViews adds the legend
         image = rasterize(points, aggregator=ds.mean(column)).opts(
@@ -192,13 +214,33 @@ class LatentMapView(pn.viewable.Viewer):
         )
         return _spread(image)
 
+    def _markers(self, points: hv.Points, column: str | None, frame: pl.DataFrame) -> hv.Points:
+        """``points`` as plain, selectable markers sized for their number (small catalogues)."""
+        key = column or "_all"
+        if column is not None and frame.schema[column].is_numeric():
+            colours = {"cmap": "viridis", "colorbar": True, "clabel": self.colour_by}
+        else:
+            colours = {"cmap": self._palette(points, key), "show_legend": column is not None}
+        return points.opts(
+            color=key,
+            size=marker_size(frame.height),
+            line_width=0,
+            nonselection_alpha=0.25,
+            selection_color="black",
+            tools=["box_select", "lasso_select", "hover"],
+            active_tools=["box_select", "wheel_zoom"],
+            **colours,
+        )
+
     def _points(self, frame: pl.DataFrame, column: str | None) -> hv.Points:
         data = frame.to_pandas()  # datashader takes pandas, not polars
         if column is None:
             data["_all"] = "object"
             column = "_all"
         if not frame.schema.get(column, pl.String).is_numeric():
-            data[column] = data[column].fillna(UNKNOWN).astype("category")
+            # legend entries: HoloViews names each category by its characters and fails on
+            # control characters (unicodedata has no name for ESC)
+            data[column] = data[column].fillna(UNKNOWN).map(printable).astype("category")
         return hv.Points(data, ["x", "y"], ["object_id", column])
 
     @param.depends("colour_by", "scorer", "state.catalog", "state.model", "state.page")
@@ -208,36 +250,28 @@ class LatentMapView(pn.viewable.Viewer):
         frame = self.frame()
         if frame.height == 0:
             return message(
-                f"No map: model {self.state.model!r} has no UMAP coordinates in this catalogue "
-                "(build one with 'catscope index')."
+                f"No map: model {markdown(repr(self.state.model))} has no UMAP coordinates in "
+                "this catalogue (build one with 'catscope index')."
             )
         column = self.colour_column()
         points = self._points(frame, column)
-        image = self._image(points, column, frame)
-        if frame.height <= SELECTABLE_LIMIT:
-            layer = points.opts(
-                alpha=0,
-                nonselection_alpha=0,
-                selection_alpha=0.9,
-                selection_color="black",
-                size=6,
-                show_legend=False,
-                tools=["box_select", "lasso_select", "hover"],
-                active_tools=["box_select", "wheel_zoom"],
-            )
+        if frame.height <= PLAIN_LIMIT:
+            layer = plot = self._markers(points, column, frame)
             self.streams = {"select": hv.streams.Selection1D(source=layer)}
             self.streams["select"].add_subscriber(lambda index: self.select_indices(index))
         else:
             layer = points.iloc[:0].opts(
                 show_legend=False, tools=["box_select"], active_tools=["box_select"]
             )
+            plot = self._image(points, column, frame) * layer
             self.streams = {"bounds": hv.streams.BoundsXY(source=layer)}
             self.streams["bounds"].add_subscriber(lambda bounds: self.select_bounds(bounds))
         self.streams["tap"] = hv.streams.Tap(source=layer, x=None, y=None)
         self.streams["tap"].add_subscriber(self._on_tap)
         title = f"UMAP of {frame.height:,} objects, model {self.state.model}"
         return pn.pane.HoloViews(
-            (image * layer).opts(title=title, legend_position="right", **_MAP_OPTS),
+            # "right" is outside the plot area, so the legend never hides a cluster
+            plot.opts(title=plot_title(title), legend_position="right", **_MAP_OPTS),
             sizing_mode="stretch_width",
             linked_axes=False,
         )

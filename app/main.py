@@ -19,6 +19,7 @@ from app.latent_map import LatentMapView
 from app.loaders import list_models, load_catalog, open_label_store
 from app.state import PAGES, AppState
 from app.teach import TeachView
+from app.text import markdown
 from app.upload import MAX_UPLOAD_BYTES, UploadView
 from app.vetting import VettingView
 
@@ -37,7 +38,7 @@ _HEADER_STYLE = {
 def _header(state: AppState) -> pn.Row:
     info = pn.bind(
         lambda c: (
-            f"**{TITLE}** · catalogue *{c.name}* · {len(c):,} objects"
+            f"**{TITLE}** · catalogue *{markdown(c.name)}* · {len(c):,} objects"
             + (f" ({len(c.uploaded):,} uploaded)" if c.uploaded else "")
         ),
         state.param.catalog,

@@ -77,7 +77,7 @@ class _ModelPanel(pn.viewable.Viewer):
         try:
             return self.draw(self.state.predictor(), self.row())
         except CatscopeError as exc:
-            return message(str(exc), "warning")
+            return message(markdown(exc), "warning")
 
     def draw(self, predictor, row: pl.DataFrame) -> pn.viewable.Viewable:
         """Plot for ``row`` with ``predictor``; subclasses implement it."""
@@ -119,7 +119,7 @@ class ProbabilityView(_ModelPanel):
         probabilities = {c: float(result[f"p_{c}"][0]) for c in predictor.classes}
         unsure = float(result["unsure"][0]) if "unsure" in result.columns else None
         summary = (
-            f"Predicted **{result['pred_class'][0]}** with confidence "
+            f"Predicted **{markdown(result['pred_class'][0])}** with confidence "
             f"{float(result['confidence'][0]):.0%}"
             + (f"; unsure share {unsure:.0%}." if unsure is not None else ".")
         )

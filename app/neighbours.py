@@ -20,6 +20,7 @@ import polars as pl
 from app import plots
 from app.model_views import message
 from app.state import HIDDEN, AppState
+from app.text import markdown
 from engine.catalog import UnknownObjectError
 from engine.errors import CatscopeError
 from engine.index.catalog_build import (
@@ -54,9 +55,12 @@ def index_blocker(catalog_dir: str | None, model: str) -> str | None:
     try:
         models = read_manifest(catalog_dir)["models"]
     except CatscopeError as exc:
-        return f"Nearest neighbours need a catalogue index: {exc}"
+        return f"Nearest neighbours need a catalogue index: {markdown(exc)}"
     if model not in models or not (Path(catalog_dir) / model / INDEX_FILE).is_file():
-        return f"This catalogue has no index for model {model!r}; it has {sorted(models)}."
+        return (
+            f"This catalogue has no index for model {markdown(repr(model))}; "
+            f"it has {markdown(sorted(models))}."
+        )
     return None
 
 
@@ -111,7 +115,7 @@ class NeighboursView(pn.viewable.Viewer):
     )
 
     def table(self) -> pl.DataFrame | str:
-        """Neighbours of the inspected object, or the reason there are none."""
+        """Neighbours of the inspected object, or the reason there are none (Markdown)."""
         if not self.state.object_id:
             return "Pick an object first."
         blocker = index_blocker(self.catalog_dir, self.state.model)
@@ -123,11 +127,11 @@ class NeighboursView(pn.viewable.Viewer):
             return find_neighbours(self.catalog_dir, object_id, model, vector=vector)
         except UnknownObjectError:
             return (
-                f"Object {object_id} is not in the stored index and was not embedded by "
-                f"{model} when it was added, so it has no neighbours here."
+                f"Object {markdown(object_id)} is not in the stored index and was not embedded "
+                f"by {markdown(model)} when it was added, so it has no neighbours here."
             )
         except CatscopeError as exc:
-            return f"No neighbours: {exc}"
+            return f"No neighbours: {markdown(exc)}"
 
     def _card(self, row: dict) -> pn.Column:
         """Small light curve of one neighbour, its classes and distance, and an inspect button."""
@@ -141,7 +145,8 @@ class NeighboursView(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Bokeh(curve),
             pn.pane.Markdown(
-                f"label **{row['label'] or 'unknown'}** · predicted **{row['pred_class'] or '–'}**",
+                f"label **{markdown(row['label'] or 'unknown')}** · "
+                f"predicted **{markdown(row['pred_class'] or '–')}**",
                 margin=(0, 10),
             ),
             button,
@@ -158,8 +163,9 @@ class NeighboursView(pn.viewable.Viewer):
         cards = [self._card(row) for row in found.iter_rows(named=True)]
         return pn.Column(
             pn.pane.Markdown(
-                f"The {len(cards)} objects nearest to {self.state.object_id} in the embedding "
-                f"of model *{self.state.model}* (cosine distance d). Click one to inspect it."
+                f"The {len(cards)} objects nearest to {markdown(self.state.object_id)} in the "
+                f"embedding of model *{markdown(self.state.model)}* (cosine distance d). "
+                "Click one to inspect it."
             ),
             pn.GridBox(*cards, ncols=_COLUMNS),
             sizing_mode="stretch_width",

@@ -14,6 +14,8 @@ import polars as pl
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure as BokehFigure
 
+from app.text import plot_title
+
 #: (wavelength Å, colour) anchors: violet u, green g, orange r, red i, dark red z, grey-black y
 _COLOUR_ANCHORS = (
     (3600.0, (0x6A, 0x00, 0xA8)),
@@ -134,7 +136,7 @@ def light_curve(
         )
     layers += _with_errors(frame, "time", value, error, colours)
     return hv.Overlay(layers).opts(
-        title=title,
+        title=plot_title(title),
         xlabel="time (MJD)",
         ylabel="AB magnitude (▼ 3σ upper limit)" if unit == "mag" else "flux (FLUXCAL, zp 27.5)",
         invert_yaxis=unit == "mag",
@@ -303,7 +305,7 @@ def continuation(
         )
     )
     return hv.Overlay(layers).opts(
-        title=f"Generated continuations ({band.split('_', 1)[-1]} band)",
+        title=plot_title(f"Generated continuations ({band.split('_', 1)[-1]} band)"),
         xlabel="time (MJD)",
         ylabel="flux (FLUXCAL)",
         legend_position="right",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import param
 
 from app.loaders import load_predictor
+from app.text import markdown
 from engine.catalog import Catalog
 from engine.labels import LabelStore
 from engine.models.registry import ModelInfo
@@ -79,9 +80,10 @@ class AppState(param.Parameterized):
         self.param.update(object_id=str(object_id), page="inspect")
 
     def missing_model_message(self, capability: str, what: str) -> str | None:
-        """Why ``what`` cannot be shown with the chosen model, or ``None`` if it can."""
+        """Why ``what`` cannot be shown with the chosen model (Markdown), or ``None`` if it can."""
         if self.model_info is None:
             return f"No model loaded: pick a model at the top of the page to see {what}."
         if not self.can(capability):
-            return f"Model {self.model!r} cannot {capability}, so it cannot show {what}."
+            model = markdown(repr(self.model))
+            return f"Model {model} cannot {capability}, so it cannot show {what}."
         return None

@@ -9,6 +9,7 @@ from app.inspector import light_curve_pane
 from app.model_views import ProbabilityView, message
 from app.state import HIDDEN, AppState
 from app.teach_text import MODEL_TEXT, describe_class
+from app.text import markdown
 
 
 class TeachView(pn.viewable.Viewer):
@@ -71,9 +72,9 @@ class TeachView(pn.viewable.Viewer):
         points = self.state.catalog.points(object_id)
         return pn.Column(
             pn.pane.Markdown(
-                f"## {self.step % count + 1} of {count}: {title} ({label})\n\n{text}\n\n"
-                f"*Example: object {object_id}, {points.height} observations. Hollow markers are "
-                "points where nothing was detected.*"
+                f"## {self.step % count + 1} of {count}: {markdown(title)} ({markdown(label)})"
+                f"\n\n{text}\n\n*Example: object {markdown(object_id)}, {points.height} "
+                "observations. Hollow markers are points where nothing was detected.*"
             ),
             light_curve_pane(points, unit="flux", title=f"{title}: object {object_id}"),
             sizing_mode="stretch_width",

@@ -30,13 +30,18 @@ log = logging.getLogger(__name__)
 ACCEPTED = ".csv,.parquet,.pq"
 #: largest upload accepted by the page (bytes); bigger catalogues go through `catscope ingest`
 MAX_UPLOAD_BYTES = 100 * 1024**2
+#: what the page says about bigger files
+BIGGER_FILES = (
+    "For bigger files use the command line: catscope ingest FILE --out TABLE.parquet, "
+    "then catscope serve --catalog TABLE.parquet."
+)
 
 
 class Prepared(NamedTuple):
     """An upload read, scored and placed, ready to join the catalogue.
 
     ``products`` holds what each model computed for the new objects; ``placed`` names the
-    models that put them on their map, ``note`` says why they could not (or is empty).
+    models that put them on their map, ``note`` says why they could not (Markdown, or empty).
     """
 
     table: pl.DataFrame
@@ -182,7 +187,7 @@ class UploadView(pn.viewable.Viewer):
         if len(content) > MAX_UPLOAD_BYTES:
             msg = (
                 f"{filename} is {len(content) / 1024**2:.0f} MB; the page accepts up to "
-                f"{MAX_UPLOAD_BYTES // 1024**2} MB. Use `catscope ingest` for bigger files."
+                f"{MAX_UPLOAD_BYTES // 1024**2} MB. {BIGGER_FILES}"
             )
             raise FileTooLargeError(msg)
         loaded = self.read(filename, content)
@@ -211,7 +216,7 @@ class UploadView(pn.viewable.Viewer):
         try:
             placements = place_objects(self.catalog_dir, table, models_dir=models_dir, threads=1)
         except CatscopeError as exc:
-            return {}, f"Not placed on the maps: {exc}"
+            return {}, f"Not placed on the maps: {markdown(exc)}"
         ids = table["object_id"]
         products = {
             model: ModelProducts(
@@ -229,14 +234,16 @@ class UploadView(pn.viewable.Viewer):
         self.state.catalog = self.state.catalog.add(
             prepared.table, source=filename, products=prepared.products
         )
-        notes = "".join(f"\n- {note}" for note in [*prepared.report.notes, prepared.note] if note)
+        notes = [*map(markdown, prepared.report.notes), prepared.note]
+        notes = "".join(f"\n- {note}" for note in notes if note)
         scored = [m for m, p in prepared.products.items() if p.predictions is not None]
-        scored = f" Scored with {', '.join(scored)}." if scored else ""
+        scored = f" Scored with {markdown(', '.join(scored))}." if scored else ""
         if prepared.placed:
-            scored += f" Placed on the map of {', '.join(prepared.placed)}."
+            scored += f" Placed on the map of {markdown(', '.join(prepared.placed))}."
+        name = markdown(filename)
         self.show(
             f"**Added {prepared.table.height:,} objects ({prepared.report.n_points:,} points) "
-            f"from {filename}.**{scored} Find them on the Browse page (source = {filename})."
+            f"from {name}.**{scored} Find them on the Browse page (source = {name})."
             f"\n\n{markdown(prepared.report.summary())}.{notes}",
             "success",
         )
@@ -256,11 +263,12 @@ class UploadView(pn.viewable.Viewer):
         self._report.object = ""
         if isinstance(error, MissingColumnError | UnknownBandError):
             self._mapping.collapsed = False
+        name = markdown(filename)
         if isinstance(error, CatscopeError):
-            self.show(f"**Could not add {filename}.** {error}", "danger")
+            self.show(f"**Could not add {name}.** {markdown(error)}", "danger")
         else:
             self.show(
-                f"**Could not add {filename}** (unexpected {type(error).__name__}: {error}).",
+                f"**Could not add {name}** (unexpected {type(error).__name__}: {markdown(error)}).",
                 "danger",
             )
 
@@ -280,7 +288,10 @@ class UploadView(pn.viewable.Viewer):
             self.param.add, label="Add to catalogue", color="primary"
         )
         return pn.Column(
-            pn.pane.Markdown("### Add your own light curves"),
+            pn.pane.Markdown(
+                "### Add your own light curves\n"
+                f"CSV or Parquet files up to {MAX_UPLOAD_BYTES // 1024**2} MB. {BIGGER_FILES}"
+            ),
             pn.Row(self._file, button),
             self._mapping,
             self._status,

@@ -29,6 +29,7 @@ from app.keys import KeyboardShortcuts
 from app.model_views import message
 from app.neighbours import index_blocker, neighbour_pairs
 from app.state import HIDDEN, AppState
+from app.text import markdown
 from engine.catalog import CATALOGUE_ORDER
 from engine.errors import CatscopeError
 from engine.labels import KNOWN_PREFIX
@@ -149,9 +150,11 @@ class VettingView(pn.viewable.Viewer):
                 user=self.state.user or None,
             )
         except CatscopeError as exc:
-            self._say(f"Label not stored: {exc}", "danger")
+            self._say(f"Label not stored: {markdown(exc)}", "danger")
             return
-        self._say(f"Stored **{label}** for object {row['object_id']}.", "success")
+        self._say(
+            f"Stored **{markdown(label)}** for object {markdown(row['object_id'])}.", "success"
+        )
         step = 1 if self.include_labelled else 0
         self.param.update(note="", position=self.position + step, revision=self.revision + 1)
 
@@ -188,9 +191,10 @@ class VettingView(pn.viewable.Viewer):
         info = self.state.catalog.describe(row["object_id"])
         score = "" if row["score"] is None else f" · score {row['score']:.3g}"
         header = (
-            f"### {rank} of {queue.height:,}: object {row['object_id']}\n"
-            f"Known class: **{info['label'] or 'unknown'}** · {info['n_points']} points{score}"
-            + (f" · vetted: **{row['vetted']}**" if row["vetted"] else "")
+            f"### {rank} of {queue.height:,}: object {markdown(row['object_id'])}\n"
+            f"Known class: **{markdown(info['label'] or 'unknown')}** · "
+            f"{info['n_points']} points{score}"
+            + (f" · vetted: **{markdown(row['vetted'])}**" if row["vetted"] else "")
         )
         points = self.state.catalog.points(row["object_id"])
         return pn.Column(

@@ -298,7 +298,10 @@ class Catalog:
         """Return the one-row canonical table of ``object_id``."""
         row = self.table.filter(pl.col("object_id") == str(object_id))
         if row.height == 0:
-            msg = f"object {object_id!r} is not in catalogue {self.name!r} ({len(self):,} objects)"
+            msg = (
+                f"no object with id {object_id!r} in catalogue {self.name!r} "
+                f"({len(self):,} objects)"
+            )
             raise UnknownObjectError(msg)
         return row
 

@@ -18,6 +18,7 @@ import typer
 
 from engine.cli_input import echo_reports, reads_user_files
 from engine.errors import CatscopeError
+from engine.text import printable
 
 if TYPE_CHECKING:
     from engine.data.load import LoadedTable, ReadOptions
@@ -38,12 +39,12 @@ def friendly_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         warnings.showwarning = lambda message, *_a, **_k: typer.echo(
-            f"warning: {message}", err=True
+            printable(f"warning: {message}"), err=True
         )
         try:
             return command(*args, **kwargs)
         except CatscopeError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(printable(f"error: {exc}"), err=True)
             sys.exit(2)
 
     return wrapper
@@ -490,10 +491,12 @@ def domain_reference(
 
 
 def _print_frame(frame) -> None:
+    """Print ``frame`` whole; ids from users' files lose their control characters first."""
     import polars as pl
 
+    shown = frame.with_columns(pl.col(pl.String).map_elements(printable, return_dtype=pl.String))
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, fmt_str_lengths=40):
-        typer.echo(str(frame))
+        typer.echo(str(shown))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from engine.data.schema import MAX_OBJECT_ID_LENGTH
 from engine.errors import CatscopeError, InvalidValueError
 
 #: labels that need no class name
@@ -42,7 +43,8 @@ KNOWN_PREFIX = "known:"
 #: environment variable overriding the default store location
 ENV_VAR = "CATSCOPE_LABELS"
 
-_MAX_ID = 256
+#: longest object id, catalogue name and label: the ingest limit
+_MAX_ID = MAX_OBJECT_ID_LENGTH
 _MAX_USER = 128
 
 

@@ -16,7 +16,13 @@ from astropy.time import Time
 from engine.data.bands import BandRegistry
 from engine.data.clean import NUMERIC, CleaningPolicy, clean_repeats, clean_values
 from engine.data.report import ROW, BandSeen, IngestReport, describe_objects, describe_rows
-from engine.data.schema import LABEL_COLUMN, LIGHT_CURVE_SCHEMA, check_table
+from engine.data.schema import (
+    LABEL_COLUMN,
+    LIGHT_CURVE_SCHEMA,
+    MAX_OBJECT_ID_LENGTH,
+    check_table,
+    too_long,
+)
 from engine.errors import EmptyLightCurveError, InvalidValueError, UnknownBandError
 
 #: columns of the long frame readers hand to :func:`assemble` (plus optional detected, label)
@@ -206,6 +212,13 @@ def assemble(
     missing_id = points.filter(pl.col("object_id").is_null() | (pl.col("object_id") == ""))
     if missing_id.height:
         msg = f"{source}: empty object id at {describe_rows(missing_id)}"
+        raise InvalidValueError(msg)
+    long_id = points.filter(pl.col("object_id").str.len_chars() > MAX_OBJECT_ID_LENGTH)
+    if long_id.height:
+        msg = (
+            f"{source}: object id over {MAX_OBJECT_ID_LENGTH} characters at "
+            f"{describe_rows(long_id)}, {too_long(long_id['object_id'])}"
+        )
         raise InvalidValueError(msg)
     if "detected" not in points.columns:
         points = points.with_columns(pl.lit(True).alias("detected"))

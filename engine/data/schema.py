@@ -23,7 +23,7 @@ import math
 
 import polars as pl
 
-from engine.errors import InputError
+from engine.errors import InputError, InvalidValueError
 
 #: FLUXCAL zero point (AB magnitude of a flux of 1), the PLAsTiCC/ELAsTiCC/SNANA convention.
 ZERO_POINT = 27.5
@@ -41,6 +41,11 @@ LIGHT_CURVE_SCHEMA = pl.Schema(
 )
 POINT_COLUMNS = ("time", "band", "wavelength", "flux", "flux_err", "detected")
 LABEL_COLUMN = "label"
+#: longest object id, in characters, accepted from ingest to the label store (its column width):
+#: an id the store would refuse could be scored but never vetted
+MAX_OBJECT_ID_LENGTH = 256
+#: characters of an over-long id quoted in its error message
+_QUOTED_ID = 40
 
 #: metadata the models may use, with their meaning; readers fill what their format has
 MODEL_METADATA = {
@@ -68,11 +73,21 @@ def metadata_columns(frame: pl.DataFrame | pl.LazyFrame) -> list[str]:
     return [c for c in names if c not in LIGHT_CURVE_SCHEMA and c != LABEL_COLUMN]
 
 
+def too_long(ids: pl.Series) -> str:
+    """End of the error message about over-long ``ids``: the first one clipped, and the fix."""
+    first = ids[0]
+    return (
+        f"e.g. {first[:_QUOTED_ID] + '...'!r} ({len(first):,} characters); ids are limited to "
+        f"{MAX_OBJECT_ID_LENGTH} characters so that every object can be vetted: shorten them"
+    )
+
+
 def check_table(frame: pl.DataFrame) -> pl.DataFrame:
     """Check that ``frame`` has the canonical columns and types; return it with them first.
 
     Raises :class:`~engine.errors.InputError` naming every column that is missing or of the
-    wrong type.
+    wrong type, and :class:`~engine.errors.InvalidValueError` for object ids over
+    :data:`MAX_OBJECT_ID_LENGTH` characters.
     """
     problems = []
     for name, dtype in LIGHT_CURVE_SCHEMA.items():
@@ -83,6 +98,13 @@ def check_table(frame: pl.DataFrame) -> pl.DataFrame:
     if problems:
         msg = "not a catscope light-curve table: " + "; ".join(problems)
         raise InputError(msg)
+    long_ids = frame.filter(pl.col("object_id").str.len_chars() > MAX_OBJECT_ID_LENGTH)
+    if long_ids.height:
+        msg = (
+            f"{long_ids.height:,} object id(s) over {MAX_OBJECT_ID_LENGTH} characters, "
+            f"{too_long(long_ids['object_id'])}"
+        )
+        raise InvalidValueError(msg)
     rest = [c for c in frame.columns if c not in LIGHT_CURVE_SCHEMA]
     return frame.select(*LIGHT_CURVE_SCHEMA.names(), *rest)
 

@@ -444,7 +444,9 @@ def neighbours(
     try:
         found = index.search_ids([str(object_id)], k)
     except UnknownObjectError as exc:
-        msg = f"object {object_id!r} is not in catalogue {catalog_dir.name!r} ({index.ntotal:,})"
+        msg = (
+            f"no object with id {object_id!r} in catalogue {catalog_dir.name!r} ({index.ntotal:,})"
+        )
         raise UnknownObjectError(msg) from exc
     return _neighbour_frame(catalog_dir, name, found)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import shutil
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 from pathlib import Path
 
+import panel as pn
 import polars as pl
 import pytest
 
@@ -20,6 +23,34 @@ from engine.models.registry import ModelInfo, available_models
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "plasticc_fold0_sample.parquet"
 #: a periodic object of the sample (an RR Lyrae star)
 PERIODIC_ID = "296570"
+
+
+class Rendered(HTMLParser):
+    """The elements (tag, attributes) and the text of a piece of HTML."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list]] = []
+        self.text = ""
+        self.feed(source)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def markdown_html(source: str) -> str:
+    """HTML that Panel's Markdown pane (and Alert) sends to the browser for ``source``."""
+    pane = pn.pane.Markdown(source)
+    # the pane escapes its HTML once more for the wire; the browser unescapes it
+    return html.unescape(pane._transform_object(pane.object)["object"])
+
+
+def shown(source: str) -> str:
+    """Text a Markdown pane shows for ``source``: what a user reads."""
+    return Rendered(markdown_html(source)).text.strip()
 
 
 def run_handler(coroutine: Coroutine) -> object:

@@ -135,7 +135,7 @@ def test_inspector_shows_the_object_in_flux_and_magnitudes(bare_state):
 def test_inspector_unknown_object_is_a_warning(bare_state):
     bare_state.inspect("no-such-id")
     view = InspectorView(state=bare_state)
-    assert "is not in catalogue" in _alerts(view._main())[0]
+    assert "no object with id" in _alerts(view._main())[0]
 
 
 def test_typing_an_id_opens_it(bare_state):
@@ -181,5 +181,30 @@ def test_browse_titles_anomaly_scores_by_scorer(state, small_catalog):
     state.model = MODEL
     table = BrowseView(state=state)._table
     assert table.titles["anomaly_knn_distance"] == "knn distance"
-    assert table.formatters["anomaly_knn_distance"].format == "0.000"
     assert table.value["anomaly_knn_distance"].max() == pytest.approx(1.0)
+
+
+def test_browse_shows_model_outputs_to_three_significant_digits(state, small_catalog):
+    ids = small_catalog.table["object_id"]
+    scores = np.geomspace(1.23456e-5, 12345.678, ids.len())
+    products = ModelProducts(
+        predictions=pl.DataFrame(
+            {
+                "object_id": ids,
+                "pred_class": "SNIa",
+                "confidence": pl.Series(
+                    np.linspace(0.1234567, 0.9876543, ids.len()), dtype=pl.Float32
+                ),
+            }
+        ),
+        anomaly=pl.DataFrame({"object_id": ids, "gmm_nll": scores}),
+    )
+    state.catalog = Catalog(name="scored", table=small_catalog.table, products={MODEL: products})
+    state.model = MODEL
+    shown = BrowseView(state=state)._table.value
+    assert shown["confidence"].iloc[0] == 0.123  # float64: no float32 tail in the browser
+    assert shown["confidence"].iloc[-1] == 0.988
+    assert shown["anomaly_gmm_nll"].iloc[0] == 1.23e-5
+    assert shown["anomaly_gmm_nll"].iloc[-1] == 12300.0
+    full = state.catalog.summary(MODEL)  # what exports read: whole
+    assert full["anomaly_gmm_nll"][-1] == pytest.approx(12345.678)

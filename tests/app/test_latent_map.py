@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 from bokeh.document import Document
-from bokeh.models import ColorBar, Plot
+from bokeh.models import ColorBar, ImageRGBA, Plot
 
 from app import latent_map
 from app.latent_map import LatentMapView
@@ -55,7 +55,8 @@ def test_every_colouring_draws(mapped, colour_by, column):
     if column in ("label", "pred_class"):
         (item,) = figure.legend[0].items  # one entry per category, drawn from a data column
         legend = item.renderers[0].data_source.data[item.label.field]
-        assert sorted(legend) == sorted(mapped.frame()[column].drop_nulls().unique())
+        assert sorted(set(legend)) == sorted(mapped.frame()[column].drop_nulls().unique())
+        assert figure.legend[0] in figure.right  # outside the plot area: it hides no point
         assert not figure.select({"type": ColorBar})
     else:
         assert not figure.legend and len(figure.select({"type": ColorBar})) == 1
@@ -77,7 +78,7 @@ def test_box_or_lasso_selection_fills_the_table_and_the_export(mapped):
 
 
 def test_bounds_query_selects_inside_the_box(mapped, monkeypatch):
-    monkeypatch.setattr(latent_map, "SELECTABLE_LIMIT", 3)  # the large-catalogue path
+    monkeypatch.setattr(latent_map, "PLAIN_LIMIT", 3)  # the large-catalogue path
     _render(mapped)
     assert "select" not in mapped.streams
     mapped.streams["bounds"].event(bounds=(0.5, -0.5, 2.5, 1.5))  # x in {1, 2}, y in {0, 1}
@@ -98,3 +99,20 @@ def test_model_without_a_map_is_explained(state, small_catalog):
     view = LatentMapView(state=state)
     assert "No map" in view._plot().object
     assert view.param.scorer.objects == []
+
+
+def test_markers_shrink_with_the_number_of_points_within_bounds():
+    sizes = [latent_map.marker_size(n) for n in (1, 40, 1_000, 50_000, 10**6)]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[0] == 10.0 and sizes[-1] == 2.0
+    assert latent_map.marker_size(1_000) == pytest.approx(7.0)
+
+
+def test_small_maps_are_padded_markers_and_large_ones_datashaded(mapped, monkeypatch):
+    figure = _render(mapped)
+    (points,) = [r for r in figure.renderers if "x" in getattr(r.data_source, "data", {})]
+    assert points.glyph.size == pytest.approx(latent_map.marker_size(mapped.frame().height))
+    x = mapped.frame()["x"]
+    assert figure.x_range.start < x.min() and figure.x_range.end > x.max()  # padded
+    monkeypatch.setattr(latent_map, "PLAIN_LIMIT", 3)
+    assert _render(mapped).select({"type": ImageRGBA})  # the datashaded image

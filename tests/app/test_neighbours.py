@@ -18,6 +18,7 @@ from engine.catalog import OBJECTS_FILE, Catalog, ModelProducts
 from engine.data.schema import write_table
 from engine.index.catalog_build import EMBEDDINGS_FILE, INDEX_FILE, MANIFEST_FILE
 from engine.index.vectors import VectorIndex
+from tests.app.conftest import shown
 
 MODEL = "tiny-atcat"  # the name of the test model, so the session's model has an index
 
@@ -95,7 +96,7 @@ def test_panel_says_why_there_are_no_neighbours(
     state.model = model
     catalog_dir = {"indexed": str(indexed), "missing": str(tmp_path)}.get(folder)
     view = NeighboursView(state=state, catalog_dir=catalog_dir)
-    assert expected in view.table()
+    assert expected in shown(view.table())
 
 
 def test_an_upload_is_searched_by_its_embedding(indexed, state, small_catalog):
@@ -112,7 +113,7 @@ def test_an_upload_is_searched_by_its_embedding(indexed, state, small_catalog):
     assert set(found["object_id"]) <= set(small_catalog.table["object_id"][1::2])
 
     state.object_id = "up-2"  # added without an embedding
-    assert "was not embedded by tiny-atcat" in view.table()
+    assert "was not embedded by tiny-atcat" in shown(view.table())
 
 
 def test_inspector_shows_the_panel_in_its_neighbours_tab(indexed, state, small_catalog):

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from app.upload import MAX_UPLOAD_BYTES, UploadView
-from tests.app.conftest import run_handler
+from tests.app.conftest import run_handler, shown
 
 GOOD = b"""object_id,mjd,band,flux,flux_err
 new1,60000.1,g,10.5,1.0
@@ -21,7 +21,7 @@ new2,60003.5,z,5.0,2.0
 
 
 def _status(view: UploadView) -> tuple[str, str]:
-    return view._status.alert_type, str(view._status.object)
+    return view._status.alert_type, shown(view._status.object)
 
 
 def test_a_good_file_is_added_and_scored(state):
@@ -156,10 +156,20 @@ def test_parquet_canonical_tables_are_accepted(bare_state, small_catalog, tmp_pa
     assert set(bare_state.catalog.uploaded) == set(table["object_id"])
 
 
-def test_oversized_uploads_are_refused_before_reading(bare_state):
+def test_oversized_uploads_are_refused_before_reading(bare_state, monkeypatch):
     view = UploadView(state=bare_state)
+    monkeypatch.setattr(view, "read", lambda *_: pytest.fail("an oversized file was read"))
     view.upload("huge.csv", b"x" * (MAX_UPLOAD_BYTES + 1))
-    assert _status(view)[0] == "danger" and "catscope ingest" in _status(view)[1]
+    kind, text = _status(view)
+    assert kind == "danger" and "huge.csv is 100 MB; the page accepts up to 100 MB" in text
+    assert "catscope ingest FILE --out TABLE.parquet" in text
+
+
+def test_the_page_states_its_size_cap(bare_state):
+    page = pn.panel(UploadView(state=bare_state))
+    text = " ".join(shown(p.object) for p in page.select(pn.pane.Markdown))
+    assert f"files up to {MAX_UPLOAD_BYTES // 1024**2} MB" in text
+    assert "catscope ingest FILE --out TABLE.parquet" in text
 
 
 def test_add_button_without_a_file_asks_for_one(bare_state):
@@ -186,7 +196,7 @@ def test_an_unexpected_failure_is_shown_not_raised(bare_state, monkeypatch):
     view.upload("mine.csv", GOOD)
     assert _status(view) == (
         "danger",
-        "**Could not add mine.csv** (unexpected RuntimeError: disk on fire).",
+        "Could not add mine.csv (unexpected RuntimeError: disk on fire).",
     )
 
 

@@ -158,7 +158,7 @@ def test_get_and_points(catalog_dir):
     points = catalog.points("b")
     assert points.height == catalog.summary()["n_points"][1]
     assert {"mag", "mag_err", "upper_limit"} <= set(points.columns)
-    with pytest.raises(UnknownObjectError, match="'zzz' is not in catalogue 'cat'"):
+    with pytest.raises(UnknownObjectError, match="no object with id 'zzz' in catalogue 'cat'"):
         catalog.get("zzz")
 
 

@@ -218,3 +218,20 @@ def test_shard_folders_refuse_options_they_would_ignore(tmp_path, sample_table):
         command += ["--engine", "dask"]  # refused before a cluster starts
         result = runner.invoke(app, [*command, str(shards), "--band-map", "w=6000"])
         assert result.exit_code == 2 and "do not apply to a folder" in result.output
+
+
+def test_printed_ids_lose_terminal_controls(capsys):
+    from engine.cli import _print_frame
+
+    _print_frame(pl.DataFrame({"object_id": ["\x1b[2J\x1b[31mred", "rtl\u202ecba", "ok\x00"]}))
+    printed = capsys.readouterr().out
+    assert "red" in printed and "rtlcba" in printed and "ok" in printed
+    assert not any(c in printed for c in "\x1b\u202e\x00")
+
+
+def test_error_messages_lose_terminal_controls(tmp_path):
+    bad = tmp_path / "\x1b[2Jbad\u202evsc.csv"  # the message names the file as it is
+    bad.write_text("object_id,mjd,band,mag,magerr\na,60000,Q,20,0.1\n")
+    result = runner.invoke(app, ["ingest", str(bad), "--out", str(tmp_path / "x.parquet")])
+    assert result.exit_code == 2 and "error:" in result.output
+    assert not any(c in result.output for c in "\x1b\u202e")

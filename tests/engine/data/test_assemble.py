@@ -9,8 +9,9 @@ from engine.data.assemble import jd_to_mjd
 from engine.data.bands import BandRegistry
 from engine.data.clean import CleaningPolicy
 from engine.data.report import IngestReport, IngestWarning
-from engine.data.schema import LIGHT_CURVE_SCHEMA
+from engine.data.schema import LIGHT_CURVE_SCHEMA, MAX_OBJECT_ID_LENGTH, check_table
 from engine.errors import EmptyLightCurveError, InvalidValueError, UnknownBandError
+from engine.labels import LabelStore
 
 #: the objects of :func:`long` have 2-3 points: assembly is tested here with every object kept
 #: (the minimum-points rule has its own tests in test_clean.py)
@@ -227,3 +228,29 @@ def test_huge_light_curve_is_kept_whole():
     table, report = assemble(points, source="t")
     time = table["time"][0].to_numpy()
     assert report.n_points == n and np.all(np.diff(time) > 0)
+
+
+def test_object_ids_over_the_label_store_limit_are_an_error():
+    longest = "x" * MAX_OBJECT_ID_LENGTH
+    table, _ = assemble(long(object_id=[longest, "a", "a", longest, "a"]), source="t")
+    assert table["object_id"].to_list() == [longest, "a"]  # at the limit: accepted
+    too_long = longest + "y"
+    match = rf"t: object id over {MAX_OBJECT_ID_LENGTH} characters at rows 1, 4, e\.g\. 'xxx"
+    with pytest.raises(InvalidValueError, match=match):
+        assemble(long(object_id=[too_long, "a", "a", too_long, "a"]), source="t")
+
+
+def test_every_ingested_id_can_be_labelled(tmp_path):
+    longest = "é" * MAX_OBJECT_ID_LENGTH  # characters, not bytes
+    table, _ = assemble(long(object_id=[longest, "a", "a", "a", "a"]), source="t")
+    store = LabelStore(tmp_path / "labels.db")
+    store.add(table["object_id"][0], "interesting", catalogue="c", user="u")
+    assert store.label_of(longest, catalogue="c").label == "interesting"
+    store.close()
+
+
+def test_canonical_tables_with_over_long_ids_are_refused():
+    table, _ = assemble(long(), source="t")
+    renamed = table.with_columns(pl.lit("z" * (MAX_OBJECT_ID_LENGTH + 1)).alias("object_id"))
+    with pytest.raises(InvalidValueError, match=r"2 object id\(s\) over 256 characters"):
+        check_table(renamed)

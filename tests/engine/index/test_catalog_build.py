@@ -123,7 +123,7 @@ def test_top_anomalies_rank_by_each_scorer(built):
 
 
 def test_queries_name_what_is_unknown(built, tmp_path):
-    with pytest.raises(UnknownObjectError, match="'nope' is not in catalogue 'sample'"):
+    with pytest.raises(UnknownObjectError, match="no object with id 'nope' in catalogue 'sample'"):
         neighbours(built, "nope")
     with pytest.raises(ModelNotFoundError, match=r"no model 'other'.*\['tiny-atcat'\]"):
         neighbours(built, "x", model="other")
