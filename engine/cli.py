@@ -115,11 +115,13 @@ def _classifies(model_dir: Path) -> bool:
     )
 
 
-def _report_calibration(model_dir: Path, data: Path | None = None) -> None:
+def _report_calibration(
+    model_dir: Path, data: Path | None = None, surveys: tuple[str, ...] | None = None
+) -> None:
     from engine.data.schema import read_table
     from engine.infer.calibrate import calibrate_model
 
-    report = calibrate_model(model_dir, read_table(data) if data else None)
+    report = calibrate_model(model_dir, read_table(data) if data else None, surveys=surveys)
     before, after = report["before"]["reliability"]["ece"], report["after"]["reliability"]["ece"]
     typer.echo(
         f"calibrated on {report['n_objects']:,} held-out objects: temperature "
@@ -137,11 +139,19 @@ def calibrate(
         Path | None,
         typer.Option(help="Labelled objects not trained on (default: the run's validation set)."),
     ] = None,
+    survey: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--survey",
+            help="Also fit on each object observed by one of these survey profiles (default: "
+            "the profiles the model was trained with, for its own validation set).",
+        ),
+    ] = None,
 ) -> None:
     """Fit temperature scaling on held-out objects and store it with the model."""
     from engine.models.registry import find_model
 
-    _report_calibration(find_model(model).path, data)
+    _report_calibration(find_model(model).path, data, tuple(survey) if survey else None)
 
 
 def _load(paths: Path | list[Path], read: ReadOptions, report_path: Path | None) -> LoadedTable:
@@ -471,7 +481,8 @@ def domain_reference(
     ] = None,
 ) -> None:
     """Fit the model's domain reference on its training objects and store it with the model."""
-    from engine.infer.domain_build import build_domain_reference, survey_copies
+    from engine.infer.domain_build import build_domain_reference
+    from engine.training.surveys import survey_copies
 
     surveys = "".join(f" --survey {name}" for name in survey or [])
     command = (

@@ -2,7 +2,10 @@
 
 The default calibration set is the validation part of the model's own training folds (the
 objects that picked the checkpoint; never fold 0, which stays the untouched evaluation fold), so
-``catscope evaluate`` on fold 0 reports an honest before/after ECE.
+``catscope evaluate`` on fold 0 reports an honest before/after ECE. A model trained with survey
+augmentation is calibrated on those objects plus each of them observed by one of its survey
+profiles (:func:`engine.training.surveys.survey_copies`): the mixture it was trained for, so
+that its confidence means the same on a two-band alert curve as on an LSST one.
 """
 
 from __future__ import annotations
@@ -18,28 +21,54 @@ from engine.infer.predictor import CALIBRATION_FILE, load_predictor
 from engine.models.checkpoint import read_extra
 from engine.training.config import TrainConfig
 from engine.training.data import load_data
+from engine.training.surveys import survey_copies
+
+
+def _run_config(model_dir: Path) -> TrainConfig:
+    return TrainConfig.from_dict(read_extra(model_dir, "training.json")["config"])
+
+
+def trained_surveys(model_dir: Path) -> tuple[str, ...]:
+    """Survey profiles the model's run observed its training objects with (empty: none)."""
+    augment = _run_config(model_dir).augment
+    return augment.survey_profiles if augment.survey_rate > 0 else ()
 
 
 def validation_table(model_dir: Path) -> pl.DataFrame:
     """Read the held-out validation objects of the run that trained ``model_dir``'s model."""
-    config = TrainConfig.from_dict(read_extra(model_dir, "training.json")["config"])
+    config = _run_config(model_dir)
     ids = pl.DataFrame({"object_id": load_data(config).validation.curves.object_id})
     return read_table(config.data.path).join(ids, on="object_id", how="semi")
 
 
-def calibrate_model(model_dir: str | Path, table: pl.DataFrame | None = None) -> dict:
+def calibrate_model(
+    model_dir: str | Path,
+    table: pl.DataFrame | None = None,
+    *,
+    surveys: tuple[str, ...] | None = None,
+) -> dict:
     """Fit temperature scaling on ``table`` (default: :func:`validation_table`) and store it.
 
-    Writes ``calibration.json`` into the model directory and returns the calibration report
-    (NLL and ECE before and after) on the fitting objects.
+    ``surveys`` (default: :func:`trained_surveys` when ``table`` is not given, else none) adds
+    each object observed once more by one of those profiles (module docstring). Writes
+    ``calibration.json`` into the model directory and returns the calibration report (NLL and
+    ECE before and after) on the fitting objects.
     """
     model_dir = Path(model_dir)
+    if surveys is None:
+        surveys = trained_surveys(model_dir) if table is None else ()
     table = validation_table(model_dir) if table is None else table
+    if surveys:
+        table = pl.concat([table, survey_copies(surveys)(table)], how="diagonal_relaxed")
     predictor = load_predictor(model_dir)
     y = encode_labels(table["label"].to_numpy(), predictor.classes)
     logits = predictor.last_logits(table)
     scaler = TemperatureScaler().fit(logits, y)
     report = calibration_report(logits, y, scaler)
-    stored = {"temperature_scaler": scaler.to_dict(), "n_objects": table.height}
+    stored = {
+        "temperature_scaler": scaler.to_dict(),
+        "n_objects": table.height,
+        "surveys": list(surveys),
+    }
     (model_dir / CALIBRATION_FILE).write_text(json.dumps(stored, indent=1))
     return report

@@ -12,7 +12,7 @@ Fold 0 is never read. Works for any model family through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,33 +38,6 @@ TRAINING_FILE = "training.json"
 
 #: turns a canonical table into further reference objects (e.g. survey-degraded copies)
 ExtraReference = Callable[[pl.DataFrame], pl.DataFrame]
-
-
-def survey_copies(profiles: Sequence[str], *, seed: int = HELD_OUT_SEED) -> ExtraReference:
-    """Return an ``extra_reference`` observing every object once more with one of ``profiles``.
-
-    Each object gets one profile drawn at random (seeded) and is degraded to it with
-    :func:`engine.training.surveys.degrade_table` (objects left with fewer than 3 points are
-    left out); copies get the id ``<id>@<profile>``. For a model trained with survey
-    augmentation, its domain then covers what it was trained on: a two-band alert light
-    curve is in domain if the model learnt from such curves.
-    """
-    from engine.training.surveys import degrade_table, resolve_profile
-
-    resolved = [resolve_profile(name) for name in profiles]
-
-    def copies(table: pl.DataFrame) -> pl.DataFrame:
-        chosen = np.random.default_rng(seed).integers(len(resolved), size=table.height)
-        observed = [
-            degrade_table(
-                table.filter(chosen == i), profile, seed=seed + i, min_points=3
-            ).with_columns(pl.col("object_id") + f"@{profile.name}")
-            for i, profile in enumerate(resolved)
-            if (chosen == i).any()
-        ]
-        return pl.concat(observed, how="diagonal_relaxed")
-
-    return copies
 
 
 def build_domain_reference(

@@ -36,7 +36,7 @@ only) and draws from the NumPy generator it is given.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from pathlib import Path
@@ -610,3 +610,30 @@ def degrade_table(
         pl.lit(profile.photometry, dtype=pl.String).alias(FLUX_KIND_COLUMN)
     )
     return check_table(lists.join(rest, on="object_id", how="inner", maintain_order="left"))
+
+
+def survey_copies(
+    profiles: Sequence[str], *, seed: int = 0
+) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """Return a function adding to a table each object observed once more by one of ``profiles``.
+
+    Each object gets one profile drawn at random (seeded) and is degraded to it with
+    :func:`engine.training.surveys.degrade_table` (objects left with fewer than 3 points are
+    left out); copies get the id ``<id>@<profile>``. Used to give a model trained with
+    survey augmentation the same mixture of objects where it is measured: its domain reference
+    (:mod:`engine.infer.domain_build`) and its calibration (:mod:`engine.infer.calibrate`).
+    """
+    resolved = [resolve_profile(name) for name in profiles]
+
+    def copies(table: pl.DataFrame) -> pl.DataFrame:
+        chosen = np.random.default_rng(seed).integers(len(resolved), size=table.height)
+        observed = [
+            degrade_table(
+                table.filter(chosen == i), profile, seed=seed + i, min_points=3
+            ).with_columns(pl.col("object_id") + f"@{profile.name}")
+            for i, profile in enumerate(resolved)
+            if (chosen == i).any()
+        ]
+        return pl.concat(observed, how="diagonal_relaxed")
+
+    return copies

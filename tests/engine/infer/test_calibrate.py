@@ -28,3 +28,14 @@ def test_calibration_is_stored_and_used(tmp_path, model_dir, sample_table):
     )
     assert report["after"]["nll"] <= report["before"]["nll"] + 1e-9
     assert np.isfinite(report["after"]["reliability"]["ece"])
+
+
+def test_calibration_can_include_survey_observed_copies(tmp_path, model_dir, sample_table):
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    table = sample_table.head(100)
+    calibrate_model(copy, table, surveys=("lsst_gr_alerts",))
+    stored = json.loads((copy / CALIBRATION_FILE).read_text())
+    assert stored["surveys"] == ["lsst_gr_alerts"]
+    # every object once, plus those the alert profile still sees with >= 3 points
+    assert table.height < stored["n_objects"] <= 2 * table.height

@@ -226,8 +226,7 @@ def test_score_writes_the_domain_columns(domain_model_dir, sample_table, tmp_pat
 
 
 def test_survey_copies_observe_each_object_once_with_one_profile(sample_table):
-    from engine.infer.domain_build import survey_copies
-    from engine.training.surveys import PROFILES
+    from engine.training.surveys import PROFILES, survey_copies
 
     table = sample_table.head(60)
     copies = survey_copies(["lsst_gr_alerts", "sdss"], seed=2)(table)
