@@ -462,6 +462,42 @@ def evaluate_embeddings(
     typer.echo(benchmark_markdown(results))
 
 
+@app.command()
+@friendly_errors
+def robustness(
+    data: PlasticcDataOption = Path("data/plasticc"),
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--models",
+            "-m",
+            help="Classifiers to compare (default: the shipped ATCAT and its stage-1 weights).",
+        ),
+    ] = None,
+    profile: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--profile", help="clean, a built-in survey profile or a .toml (default: all)."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the degradation, shared by every model.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Also write the results as Parquet.")] = None,
+) -> None:
+    """Classifiers on fold 0 as other surveys would have observed it: F1, recall, ECE, domain."""
+    from engine.infer.robustness import DEFAULT_MODELS, robustness_benchmark, robustness_markdown
+
+    results = robustness_benchmark(
+        models or list(DEFAULT_MODELS),
+        data / "plasticc.parquet",
+        data / "folds.parquet",
+        profiles=profile or None,
+        seed=seed,
+    )
+    if out is not None:
+        results.write_parquet(out)
+    typer.echo(robustness_markdown(results))
+
+
 @app.command("domain-reference")
 @friendly_errors
 def domain_reference(
