@@ -64,25 +64,42 @@ class Explorer(pn.viewable.Viewer):
         super().__init__(**params)
         state = self.state
         folder = {"catalog_dir": self.catalog_dir}
-        self.views = {
-            "browse": BrowseView(state=state),
-            "map": LatentMapView(state=state),
-            "inspect": InspectorView(state=state, **folder),
-            "upload": UploadView(state=state, **folder),
-            "vetting": VettingView(state=state, **folder),
-            "health": HealthView(state=state),
-            "teach": TeachView(state=state),
+        #: page key -> how to build its view; a page is built the first time it is shown, so a
+        #: session starts with one page's work and one page's document, not seven
+        self._builders = {
+            "browse": lambda: BrowseView(state=state),
+            "map": lambda: LatentMapView(state=state),
+            "inspect": lambda: InspectorView(state=state, **folder),
+            "upload": lambda: UploadView(state=state, **folder),
+            "vetting": lambda: VettingView(state=state, **folder),
+            "health": lambda: HealthView(state=state),
+            "teach": lambda: TeachView(state=state),
         }
+        self._views: dict[str, pn.viewable.Viewer] = {}
         keys = list(PAGES)
         # Not dynamic: Panel 1.9 gives panes updated while their tab is detached CDN stylesheet
-        # URLs (Markdown._update renders with document None), which fail offline.
+        # URLs (Markdown._update renders with document None), which fail offline. Each tab is
+        # a placeholder that receives its view when the tab first becomes active.
+        self._pages = {k: pn.Column(sizing_mode="stretch_width") for k in keys}
         self.tabs = pn.Tabs(
-            *((PAGES[k], self.views[k]) for k in keys),
+            *((PAGES[k], self._pages[k]) for k in keys),
             sizing_mode="stretch_width",
             active=keys.index(state.page),
         )
+        # Browse is every session's landing page, and its Tabulator does not draw its rows when
+        # it first arrives in a tab being switched to (seen after a deep link to Inspect)
+        self.view("browse")
+        self.view(state.page)
         self.tabs.param.watch(lambda e: setattr(state, "page", keys[e.new]), "active")
         state.param.watch(lambda e: setattr(self.tabs, "active", keys.index(e.new)), "page")
+        state.param.watch(lambda e: self.view(e.new), "page")
+
+    def view(self, page: str) -> pn.viewable.Viewer:
+        """Return the view of ``page``, building it (and filling its tab) on first use."""
+        if page not in self._views:
+            self._views[page] = self._builders[page]()
+            self._pages[page].objects = [self._views[page]]
+        return self._views[page]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

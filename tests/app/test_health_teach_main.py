@@ -108,11 +108,22 @@ def test_create_app_builds_every_page_and_syncs_tabs(models_dir, tmp_path):
     assert app.tabs.active == list(PAGES).index("inspect")
 
 
+def test_pages_are_built_when_first_shown(models_dir, tmp_path):
+    app = create_app(models_dir=models_dir, labels_url=tmp_path / "labels.db")
+    assert list(app._views) == ["browse"]  # a new session builds only the page it shows
+    assert app._pages["vetting"].objects == []
+    app.tabs.active = list(PAGES).index("vetting")
+    assert list(app._views) == ["browse", "vetting"]
+    assert len(app._pages["vetting"].objects) == 1  # the view, now in its tab
+    app.state.inspect("296570")  # a deep link or a click from another page builds its page
+    assert "inspect" in app._views
+
+
 def test_labels_survive_a_restart(tmp_path):
     path = tmp_path / "labels.db"
     first = create_app(labels_url=path)
-    head = first.views["vetting"].current()["object_id"]
-    first.views["vetting"].param.trigger("interesting")
+    head = first.view("vetting").current()["object_id"]
+    first.view("vetting").param.trigger("interesting")
     first.state.labels.close()
     loaders.open_label_store.clear()  # a new server process opens the store afresh
 
@@ -120,7 +131,7 @@ def test_labels_survive_a_restart(tmp_path):
     assert second.state.labels is not first.state.labels
     catalogue = second.state.catalog.name
     assert second.state.labels.label_of(head, catalogue=catalogue).label == "interesting"
-    assert second.views["vetting"].current()["object_id"] != head  # vetted: out of the queue
+    assert second.view("vetting").current()["object_id"] != head  # vetted: out of the queue
 
 
 @pytest.mark.parametrize("bad", ["nowhere.parquet"])
