@@ -15,6 +15,10 @@ timing renders the view to a Bokeh document (``get_root``), as the served app do
   the same points at ``--baseline-points`` drawn as plain Bokeh glyphs (every point sent to
   the browser) against the datashaded map at that size: time and document size.
 
+* **session**: a new session on the shipped sample: server time to build and render its first
+  page, and the document the browser receives, with pages built when first shown against the
+  baseline of every page built at session start (timed alternately, ``--sessions`` each).
+
 Run from the repository root (``--quick`` shrinks everything for a smoke test)::
 
     .venv/bin/python benchmarks/app_latency.py
@@ -273,6 +277,35 @@ def section_map(args) -> dict:
     }
 
 
+def section_session(args) -> dict:
+    """A new session's server time and first document: pages built when shown, against all.
+
+    The baseline builds every page at session start, as the app did before; the two are timed
+    alternately, ``--sessions`` times each, on the shipped sample catalogue and models.
+    """
+    from app.main import create_app
+    from app.state import PAGES
+
+    def every_page():
+        app = create_app()
+        for page in PAGES:
+            app.view(page)
+        return app
+
+    render(create_app())  # warm the process-wide caches (catalogue, models, label store)
+    lazy, eager = [], []
+    for _ in range(args.sessions):
+        lazy.append(timed(lambda: render(create_app())))
+        eager.append(timed(lambda: render(every_page())))
+    return {
+        "lazy": quantiles(lazy),
+        "eager": quantiles(eager),
+        "lazy bytes": document_bytes(create_app()),
+        "eager bytes": document_bytes(every_page()),
+        "n": args.sessions,
+    }
+
+
 # -- report ----------------------------------------------------------------------------------
 def report(results: dict, args) -> str:
     lines = [
@@ -329,12 +362,31 @@ def report(results: dict, args) -> str:
             f"{base['plain seconds'] / base['datashader seconds']:.1f}x**, document size **"
             f"{base['plain bytes'] / base['datashader bytes']:.0f}x**.",
         ]
+    if "session" in results:
+        r = results["session"]
+        lazy, eager = r["lazy"], r["eager"]
+        lines += [
+            "",
+            f"## A new session ({r['n']} of each, alternately)",
+            "",
+            "| pages built at start | p50 ms | p95 ms | first document KiB |",
+            "|---|---:|---:|---:|",
+            f"| when first shown (Browse) | {lazy['p50_ms']:.0f} | {lazy['p95_ms']:.0f} | "
+            f"{r['lazy bytes'] / 2**10:,.0f} |",
+            f"| all seven (before) | {eager['p50_ms']:.0f} | {eager['p95_ms']:.0f} | "
+            f"{r['eager bytes'] / 2**10:,.0f} |",
+            "",
+            f"Ratios: all / when shown, server time (p50) **"
+            f"{eager['p50_ms'] / lazy['p50_ms']:.1f}x**, document **"
+            f"{r['eager bytes'] / r['lazy bytes']:.1f}x**.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sections", default="object,map", help="object,map")
+    parser.add_argument("--sections", default="object,map,session", help="object,map,session")
+    parser.add_argument("--sessions", type=int, default=20, help="new sessions timed (each kind)")
     parser.add_argument("--objects", type=int, default=20, help="objects timed per catalogue")
     parser.add_argument("--large", type=int, default=100_000, help="objects of the large catalogue")
     parser.add_argument("--map-points", type=int, default=1_000_000)
@@ -344,6 +396,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.objects, args.large, args.map_points, args.baseline_points = 3, 5_000, 20_000, 5_000
+        args.sessions = 2
     args.argv = argv
     return args
 
@@ -361,6 +414,8 @@ def main(argv: list[str]) -> None:
         results["object"] = section_object(args)
     if "map" in sections:
         results["map"] = section_map(args)
+    if "session" in sections:
+        results["session"] = section_session(args)
     text = report(results, args)
     print(text)
     if not args.quick:
