@@ -142,22 +142,21 @@ def reference_at(row: pl.DataFrame, wavelengths: np.ndarray) -> np.ndarray:
     return levels["flux"].to_numpy()[nearest].astype(np.float32)
 
 
-def _band_groups(curves: PackedLightCurves) -> tuple[np.ndarray, np.ndarray]:
+def object_band_groups(curves: PackedLightCurves) -> tuple[np.ndarray, np.ndarray]:
     """Owner object of every point, (P,), and a dense id of its (object, wavelength) group."""
     owner = np.repeat(np.arange(len(curves)), curves.lengths)
+    _, wavelength = np.unique(curves.wavelength, return_inverse=True)
     _, group = np.unique(
-        np.stack([owner.astype(np.float64), curves.wavelength.astype(np.float64)], axis=1),
-        axis=0,
-        return_inverse=True,
+        owner * (int(wavelength.max(initial=0)) + 1) + wavelength, return_inverse=True
     )
-    return owner, group.ravel()
+    return owner, group
 
 
 def band_reference(curves: PackedLightCurves) -> np.ndarray:
     """Median flux of each point's object in the point's band, (P,) float32."""
     if not len(curves.flux):
         return np.zeros(0, np.float32)
-    _, group = _band_groups(curves)
+    _, group = object_band_groups(curves)
     medians = pl.DataFrame({"g": group, "f": curves.flux}).group_by("g").agg(pl.col("f").median())
     level = np.zeros(int(group.max()) + 1, np.float32)
     level[medians["g"].to_numpy()] = medians["f"].to_numpy()

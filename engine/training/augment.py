@@ -24,14 +24,10 @@ import torch
 
 from engine.data.batching import Batch, collate
 from engine.data.packed import PackedLightCurves
+from engine.data.photometry import object_band_groups
 from engine.training.distance import move_distance
 from engine.training.metadata import MetadataScaler
-from engine.training.surveys import (
-    SurveyProfile,
-    degrade_mixture,
-    object_band_groups,
-    resolve_profile,
-)
+from engine.training.surveys import SurveyProfile, degrade_mixture, resolve_profile
 
 
 @dataclass(frozen=True)

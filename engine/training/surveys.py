@@ -51,6 +51,7 @@ from engine.data.photometry import (
     FLUX_KIND_COLUMN,
     FLUX_KINDS,
     REFERENCE_WAVELENGTH,
+    object_band_groups,
     subtract_band_reference,
 )
 from engine.data.schema import ZERO_POINT, check_table
@@ -303,16 +304,6 @@ class Observation:
 
 def _owner(curves: PackedLightCurves) -> np.ndarray:
     return np.repeat(np.arange(len(curves)), curves.lengths)
-
-
-def object_band_groups(curves: PackedLightCurves) -> tuple[np.ndarray, np.ndarray]:
-    """Owner object of every point, (P,), and a dense id of its (object, wavelength) group."""
-    owner = _owner(curves)
-    _, wavelength = np.unique(curves.wavelength, return_inverse=True)
-    _, group = np.unique(
-        owner * (int(wavelength.max(initial=0)) + 1) + wavelength, return_inverse=True
-    )
-    return owner, group
 
 
 def _map_bands(
