@@ -27,6 +27,6 @@ def test_rr_lyrae_given_as_total_magnitudes_are_detected_handled_and_classified(
     assert (loaded.table["flux_kind"] == "total").all()
     assert "total (detected per object)" in loaded.reports[0].summary()
     predictions = load_predictor("atcat-plasticc").predict(loaded.table)
-    # measured: 26-27 of 31 at 15-17 mag; the stage-1 model reading them as difference: none
+    # measured: 27 of 31 (stage 1: 28); read as difference flux, stage 1 calls none of them RRL
     assert (predictions["pred_class"] == "RRL").mean() >= 0.8
     assert predictions["in_domain"].mean() >= 0.9
