@@ -166,21 +166,37 @@ def band_reference(curves: PackedLightCurves) -> np.ndarray:
 def _reference_metadata(
     curves: PackedLightCurves, reference: np.ndarray, chosen: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """``ref_mag`` and ``ref_colour`` of the ``chosen`` objects (NaN elsewhere), each (N,)."""
-    owner = np.repeat(np.arange(len(curves)), curves.lengths)
-    ref_mag = np.full(len(curves), np.nan)
-    ref_colour = np.full(len(curves), np.nan)
+    """``ref_mag`` and ``ref_colour`` of the ``chosen`` objects (NaN elsewhere), each (N,).
+
+    One row per (object, band) with a positive reference; ``ref_colour`` is minus the
+    least-squares slope of magnitude on wavelength (1,000 Å), cov(x, y) / var(x) per object.
+    """
+    owner, group = object_band_groups(curves)
     with np.errstate(invalid="ignore", divide="ignore"):
         mag = ZERO_POINT - 2.5 * np.log10(reference.astype(np.float64))
-    for k in np.flatnonzero(chosen):  # chosen objects only: few in training, all in a file
-        own = (owner == k) & np.isfinite(mag)
-        if not own.any():
-            continue
-        wavelength, first = np.unique(curves.wavelength[own], return_index=True)
-        band_mag = mag[own][first]
-        ref_mag[k] = band_mag[np.argmin(np.abs(wavelength - REFERENCE_WAVELENGTH))]
-        if len(wavelength) > 1:
-            ref_colour[k] = -np.polyfit(wavelength / 1000.0, band_mag, 1)[0]
+    keep = chosen[owner] & np.isfinite(mag)
+    _, first = np.unique(group[keep], return_index=True)
+    bands = pl.DataFrame(
+        {
+            "owner": owner[keep][first],
+            "x": curves.wavelength[keep][first].astype(np.float64) / 1000.0,
+            "y": mag[keep][first],
+        }
+    )
+    x, y = pl.col("x"), pl.col("y")
+    nearest = (x - REFERENCE_WAVELENGTH / 1000.0).abs().arg_min()
+    per_object = bands.group_by("owner").agg(
+        y.get(nearest).alias("ref_mag"),
+        ((x - x.mean()) * (y - y.mean())).mean().alias("cov"),
+        ((x - x.mean()) ** 2).mean().alias("var"),
+        pl.len().alias("n"),
+    )
+    ref_mag = np.full(len(curves), np.nan)
+    ref_colour = np.full(len(curves), np.nan)
+    index = per_object["owner"].to_numpy()
+    ref_mag[index] = per_object["ref_mag"].to_numpy()
+    several = per_object.filter(pl.col("n") > 1)
+    ref_colour[several["owner"].to_numpy()] = -(several["cov"] / several["var"]).to_numpy()
     return {"ref_mag": ref_mag, "ref_colour": ref_colour}
 
 
@@ -194,10 +210,8 @@ def subtract_band_reference(curves: PackedLightCurves, chosen: np.ndarray) -> Pa
     """
     chosen = np.asarray(chosen, dtype=bool)
     if not chosen.any():
-        nan = np.full(len(curves), np.nan)
-        return replace(
-            curves, metadata={**curves.metadata, **dict.fromkeys(REFERENCE_COLUMNS, nan)}
-        )
+        unset = {name: np.full(len(curves), np.nan) for name in REFERENCE_COLUMNS}
+        return replace(curves, metadata={**curves.metadata, **unset})
     reference = band_reference(curves)
     on_point = np.repeat(chosen, curves.lengths)
     flux = np.where(on_point, curves.flux - reference, curves.flux).astype(np.float32)
