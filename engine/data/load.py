@@ -20,8 +20,8 @@ from engine.data.bands import WAVELENGTHS, BandRegistry
 from engine.data.clean import CleaningPolicy
 from engine.data.photometry import (
     FLUX_KIND_COLUMN,
-    FLUX_KIND_OPTIONS,
     FluxKindOption,
+    check_flux_kind,
     with_flux_kind,
 )
 from engine.data.readers import DEFAULT_MAX_FILE_BYTES, read_any, read_metadata
@@ -62,9 +62,7 @@ class ReadOptions:
     flux_kind: FluxKindOption = "auto"
 
     def __post_init__(self) -> None:
-        if self.flux_kind not in FLUX_KIND_OPTIONS:
-            msg = f"--flux-kind must be one of {list(FLUX_KIND_OPTIONS)}, got {self.flux_kind!r}"
-            raise InputError(msg)
+        check_flux_kind(self.flux_kind)
 
     @property
     def registry(self) -> BandRegistry:

@@ -100,6 +100,13 @@ def detect_flux_kind(table: pl.DataFrame) -> pl.Series:
     )
 
 
+def check_flux_kind(option: str) -> None:
+    """Raise :class:`~engine.errors.InputError` unless ``option`` is a ``--flux-kind`` option."""
+    if option not in FLUX_KIND_OPTIONS:
+        msg = f"--flux-kind must be one of {list(FLUX_KIND_OPTIONS)}, got {option!r}"
+        raise InputError(msg)
+
+
 def with_flux_kind(
     table: pl.DataFrame, option: FluxKindOption = "auto", *, format: str = "long"
 ) -> tuple[pl.DataFrame, str]:
@@ -110,9 +117,7 @@ def with_flux_kind(
     (:data:`DIFFERENCE_FORMATS`), else :func:`detect_flux_kind` per object. Returns the table
     and a short reason for the ingest report.
     """
-    if option not in FLUX_KIND_OPTIONS:
-        msg = f"--flux-kind must be one of {list(FLUX_KIND_OPTIONS)}, got {option!r}"
-        raise InputError(msg)
+    check_flux_kind(option)
     if option != "auto":
         kinds, how = pl.repeat(option, table.height, eager=True), f"given (--flux-kind {option})"
     elif format in DIFFERENCE_FORMATS:
