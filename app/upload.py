@@ -132,7 +132,7 @@ class UploadView(pn.viewable.Viewer):
             pn.Row(
                 pn.widgets.IntInput.from_param(self.param.min_points),
                 pn.widgets.Checkbox.from_param(self.param.strict),
-                pn.widgets.RadioButtonGroup.from_param(self.param.flux_kind, color="default"),
+                pn.widgets.Select.from_param(self.param.flux_kind, width=160),
             ),
             pn.pane.Markdown(
                 "Roles: `object_id`, `time` (MJD or JD), `band`, `flux` + `flux_err` (FLUXCAL, "
