@@ -116,16 +116,22 @@ def _classifies(model_dir: Path) -> bool:
 
 
 def _report_calibration(
-    model_dir: Path, data: Path | None = None, surveys: tuple[str, ...] | None = None
+    model_dir: Path,
+    data: Path | None = None,
+    surveys: tuple[str, ...] | None = None,
+    class_prior: bool = True,
 ) -> None:
     from engine.data.schema import read_table
     from engine.infer.calibrate import calibrate_model
 
-    report = calibrate_model(model_dir, read_table(data) if data else None, surveys=surveys)
+    report = calibrate_model(
+        model_dir, read_table(data) if data else None, surveys=surveys, class_prior=class_prior
+    )
     before, after = report["before"]["reliability"]["ece"], report["after"]["reliability"]["ece"]
     typer.echo(
         f"calibrated on {report['n_objects']:,} held-out objects: temperature "
-        f"{report['temperature']:.3f}, ECE {before:.4f} -> {after:.4f}"
+        f"{report['temperature']:.3f}, class-prior weight {report['prior_weight']:.2f}, "
+        f"ECE {before:.4f} -> {after:.4f}"
     )
 
 
@@ -147,11 +153,19 @@ def calibrate(
             "the profiles the model was trained with, for its own validation set).",
         ),
     ] = None,
+    class_prior: Annotated[
+        bool,
+        typer.Option(
+            help="Also fit the weight of the training class prior (a class-balanced model "
+            "otherwise treats rare and common classes as equally likely)."
+        ),
+    ] = True,
 ) -> None:
-    """Fit temperature scaling on held-out objects and store it with the model."""
+    """Fit temperature scaling (and the class-prior weight) on held-out objects; store them."""
     from engine.models.registry import find_model
 
-    _report_calibration(find_model(model).path, data, tuple(survey) if survey else None)
+    surveys = tuple(survey) if survey else None
+    _report_calibration(find_model(model).path, data, surveys, class_prior)
 
 
 def _load(paths: Path | list[Path], read: ReadOptions, report_path: Path | None) -> LoadedTable:
@@ -477,7 +491,9 @@ def robustness(
     profile: Annotated[
         list[str] | None,
         typer.Option(
-            "--profile", help="clean, a built-in survey profile or a .toml (default: all)."
+            "--profile",
+            help="clean, a built-in survey profile or a .toml, with ':near' to move objects "
+            "where the survey sees them (default: all, and ztf:near, atlas:near).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the degradation, shared by every model.")] = 0,

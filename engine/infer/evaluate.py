@@ -104,8 +104,8 @@ def evaluate_predictor(
     table = _labelled(table, classes)
     y = encode_labels(table["label"].to_numpy(), classes)
     logits = predictor.last_logits(table)
-    predicted = logits[:, : len(classes)].argmax(axis=1)
     scaler = predictor.calibration or TemperatureScaler().fit(logits, y)
+    predicted = scaler.transform(logits)[:, : len(classes)].argmax(axis=1)
     calibration = calibration_report(logits, y, scaler, n_bins=n_bins)
     calibration["fitted_on"] = (
         "held-out part of the training folds"

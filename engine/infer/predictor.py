@@ -4,11 +4,11 @@ Notation: ``N`` objects, ``P`` points in all, ``C`` classes, ``L`` layers, ``H``
 sequence length, ``K`` mixture components.
 
 Probabilities are the softmax over the C class logits and the "unsure" logit at the calibrated
-temperature (see :mod:`engine.evaluation.calibration`): the ``p_<class>`` columns sum to
-``1 - unsure``, and ``confidence`` is the largest of them. When the model directory holds a
-domain reference (:mod:`engine.infer.domain`), predictions also say how unlike the training
-set each object is (``domain_score``, ``in_domain``, ``domain_reason``), from the hidden state
-the forward pass computes anyway.
+temperature, with the calibration's class-prior shift (see :mod:`engine.evaluation.calibration`):
+the ``p_<class>`` columns sum to ``1 - unsure``, and ``confidence`` is the largest of them.
+When the model directory holds a domain reference (:mod:`engine.infer.domain`), predictions
+also say how unlike the training set each object is (``domain_score``, ``in_domain``,
+``domain_reason``), from the hidden state the forward pass computes anyway.
 """
 
 from __future__ import annotations
@@ -130,8 +130,15 @@ class Predictor:
             metadata_names=self.model.config.metadata_names,
         )
 
+    @property
+    def _logit_offset(self) -> torch.Tensor:
+        """(C + 1,) class-prior shift of the calibration (zeros without one)."""
+        n_columns = len(self.classes) + 1
+        offset = self.calibration.offset_ if self.calibration else np.zeros(n_columns)
+        return torch.as_tensor(offset, dtype=torch.float32)
+
     def _probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(logits.float() / self.temperature, dim=-1)
+        return torch.softmax(logits.float() / self.temperature + self._logit_offset, dim=-1)
 
     # -- classification ----------------------------------------------------------------------
     def last_logits(self, table: pl.DataFrame) -> np.ndarray:

@@ -33,6 +33,10 @@ DEFAULT_MODELS = (
     "assets/baselines/atcat-plasticc-v1",
     "atcat-plasticc",
 )
+#: suffix of a profile name whose objects are first moved near enough for the survey to see them
+NEAR = ":near"
+#: shallow surveys, which see few of fold 0's objects where they are: also scored near
+NEAR_PROFILES = ("ztf", "atlas")
 #: classes whose recall the Markdown table shows (the issue's targets)
 SHOWN_RECALLS = ("SNIa", "RRL")
 
@@ -54,18 +58,26 @@ def held_out_fold(table_path: str | Path, folds_path: str | Path) -> pl.DataFram
 def degraded_sets(
     table: pl.DataFrame, profiles: Sequence[str], *, seed: int = 0
 ) -> dict[str, pl.DataFrame]:
-    """``table`` as it is (:data:`CLEAN`) and degraded to each profile, one seed for all."""
+    """``table`` as it is (:data:`CLEAN`) and degraded to each profile, one seed for all.
+
+    A name ending in :data:`NEAR` (``"ztf:near"``) degrades the objects after moving each
+    near enough for that survey to see it (``depth_match`` of
+    :func:`~engine.training.surveys.degrade_table`): a shallow survey's real sample.
+    """
     from engine.training.surveys import degrade_table, resolve_profile
 
-    try:
-        resolved = {name: None if name == CLEAN else resolve_profile(name) for name in profiles}
-    except ValueError as exc:
-        msg = f"{exc} (or {CLEAN!r} for fold 0 as it is)"
-        raise InputError(msg) from exc
-    return {
-        name: table if profile is None else degrade_table(table, profile, seed=seed)
-        for name, profile in resolved.items()
-    }
+    def degraded(name: str) -> pl.DataFrame:
+        if name == CLEAN:
+            return table
+        base = name.removesuffix(NEAR)
+        try:
+            profile = resolve_profile(base)
+        except ValueError as exc:
+            msg = f"{exc} (or {CLEAN!r} for fold 0 as it is, or a profile + {NEAR!r})"
+            raise InputError(msg) from exc
+        return degrade_table(table, profile, seed=seed, depth_match=base != name)
+
+    return {name: degraded(name) for name in profiles}
 
 
 def robustness_benchmark(
@@ -83,7 +95,8 @@ def robustness_benchmark(
     ----------
     models : model names or directories (classifiers)
     table_path, folds_path : the labelled canonical table and its ``object_id, fold`` split
-    profiles : profile names (default: :data:`CLEAN` and every built-in profile)
+    profiles : profile names (default: :data:`CLEAN`, every built-in profile and the
+        :data:`NEAR_PROFILES` moved near, see :func:`degraded_sets`)
     seed : seed of the degradation, shared by every model
     settings : inference device and precision
 
@@ -98,7 +111,8 @@ def robustness_benchmark(
         msg = "robustness_benchmark needs at least one model name or directory"
         raise InputError(msg)
     fold = held_out_fold(table_path, folds_path)
-    sets = degraded_sets(fold, profiles or [CLEAN, *PROFILES], seed=seed)
+    default = [CLEAN, *PROFILES, *(f"{name}{NEAR}" for name in NEAR_PROFILES)]
+    sets = degraded_sets(fold, profiles or default, seed=seed)
     rows = []
     for name in models:
         predictor = load_predictor(name, settings=settings)

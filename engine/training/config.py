@@ -46,6 +46,10 @@ class DataConfig:
     metadata_names : metadata columns fed to the model's [META] token; empty for LC-only.
         Never use simulation-truth columns (``true_*``) or the spectroscopic redshift
     bucket_batches : batches per length-sorted mega-batch (see :mod:`engine.training.sampler`)
+    select_on_surveys : pick the checkpoint on the mean score of the validation objects as
+        they are and of each observed once by one of the run's survey profiles
+        (:attr:`~engine.training.data.TrainingData.survey_validation`), so a run trained for
+        other surveys is not chosen on LSST light curves alone
     """
 
     path: str = "data/plasticc/plasticc.parquet"
@@ -54,6 +58,7 @@ class DataConfig:
     validation_fraction: float = 0.1
     metadata_names: tuple[str, ...] = ("hostgal_photoz", "hostgal_photoz_err", "mwebv", "ddf")
     bucket_batches: int = 8
+    select_on_surveys: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train_folds", tuple(int(f) for f in self.train_folds))

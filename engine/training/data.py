@@ -25,6 +25,7 @@ from engine.data.schema import LABEL_COLUMN, read_table
 from engine.errors import InputError, MissingColumnError
 from engine.training.config import TrainConfig
 from engine.training.metadata import MetadataScaler
+from engine.training.surveys import degrade_mixture
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,45 @@ class Split:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Training and validation objects, class names and the fitted metadata scaler."""
+    """Training and validation objects, class names and the fitted metadata scaler.
+
+    ``survey_validation`` (with ``select_on_surveys``) holds the validation objects once more,
+    each observed by one of the run's survey profiles (:func:`survey_validation`).
+    """
 
     train: Split
     validation: Split
     class_names: tuple[str, ...]
     scaler: MetadataScaler | None
+    survey_validation: Split | None = None
+
+
+#: seed of the one draw of :func:`survey_validation` (the same copies at every evaluation)
+SURVEY_VALIDATION_SEED = 20261203
+
+
+def survey_validation(validation: Split, config: TrainConfig) -> Split:
+    """Observe each validation object by one of the run's survey profiles, drawn once.
+
+    Profiles are drawn with the run's ``survey_weights``, moved into the survey's reach at its
+    ``survey_depth_match_rate`` and given total photometry at its ``total_rate``, as in
+    training (:func:`engine.training.surveys.degrade_mixture`), from a fixed seed.
+    """
+    augment = config.augment
+    if not augment.survey_profiles:
+        msg = "select_on_surveys needs [augment] survey_profiles to observe the validation with"
+        raise InputError(msg)
+    curves = degrade_mixture(
+        validation.curves,
+        np.random.default_rng(SURVEY_VALIDATION_SEED),
+        augment.profiles(),
+        rate=1.0,
+        weights=augment.survey_weights or None,
+        total_rate=augment.total_rate,
+        depth_match_rate=augment.survey_depth_match_rate,
+        min_points=augment.survey_min_points,
+    )
+    return replace(validation, curves=curves)
 
 
 def _read_training_folds(config: TrainConfig) -> pl.DataFrame:
@@ -134,9 +168,13 @@ def load_data(config: TrainConfig) -> TrainingData:
         index = np.sort(index)
         return Split(curves.subset(index), None if labels is None else labels[index], scaler)
 
+    validation = split(val_index)
     return TrainingData(
         train=split(train_index),
-        validation=split(val_index),
+        validation=validation,
         class_names=class_names,
         scaler=scaler,
+        survey_validation=survey_validation(validation, config)
+        if config.data.select_on_surveys
+        else None,
     )

@@ -52,6 +52,8 @@ Z_FLOOR = 0.01
 #: :func:`move_to_depth` puts an object's brightest point this many magnitudes above the depth
 DEPTH_MARGIN = (0.5, 3.0)
 _Z_GRID = np.geomspace(1e-4, 10.0, 4000)
+#: the metadata a move changes (:func:`_moved_metadata`)
+REDSHIFT_METADATA = ("hostgal_photoz", "hostgal_photoz_err", "hostgal_specz", "distmod")
 
 
 @cache

@@ -55,7 +55,7 @@ from engine.data.photometry import (
     subtract_band_reference,
 )
 from engine.data.schema import ZERO_POINT, check_table
-from engine.training.distance import move_to_depth, raise_noise
+from engine.training.distance import REDSHIFT_METADATA, move_to_depth, raise_noise
 from engine.training.objectives.views import keep_points
 
 DetectionRule = Literal["all", "detections"]
@@ -566,7 +566,12 @@ def degrade_mixture(
 
 
 def degrade_table(
-    table: pl.DataFrame, profile: SurveyProfile, *, seed: int, min_points: int = 1
+    table: pl.DataFrame,
+    profile: SurveyProfile,
+    *,
+    seed: int,
+    min_points: int = 1,
+    depth_match: bool = False,
 ) -> pl.DataFrame:
     """Return a canonical table (:mod:`engine.data.schema`) as ``profile`` would observe it.
 
@@ -574,11 +579,23 @@ def degrade_table(
     ``min_points`` points left are dropped: the input ids missing from the output are the
     objects the survey would not have observed (report them as such). Every output row has
     :data:`~engine.data.photometry.FLUX_KIND_COLUMN`: ``"total"`` for total profiles, whose
-    fluxes are left total (the model door converts them), else ``"difference"``. Metadata and
-    labels are kept as they are; ``seed`` makes the draws reproducible.
+    fluxes are left total (the model door converts them), else ``"difference"``. Labels are
+    kept; metadata too, unless ``depth_match`` first moves every object to a distance at which
+    the survey sees it (:func:`~engine.training.distance.move_to_depth`, the population a
+    shallow survey really observes), which updates the redshift metadata. ``seed`` makes the
+    draws reproducible.
     """
     table = check_table(table)
-    observation = observe(PackedLightCurves.from_frame(table), profile, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    curves = PackedLightCurves.from_frame(table)
+    if depth_match:
+        curves = move_to_depth(curves, rng, rate=1.0, depth=profile.reference_depth)
+        table = table.with_columns(
+            pl.Series(name, values).fill_nan(None).cast(table[name].dtype)
+            for name, values in curves.metadata.items()
+            if name in REDSHIFT_METADATA and name in table.columns
+        )
+    observation = observe(curves, profile, rng)
     out = observation.curves
     names = np.array(profile.band_names)
     band = names[np.searchsorted(profile.wavelengths, out.wavelength)]

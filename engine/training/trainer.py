@@ -51,6 +51,8 @@ _AUGMENT, _TORCH = 1, 2
 #: config keys that may change when a run is resumed; any other change is an error
 _RESUMABLE_CHANGES = {"steps", "eval_every", "log_every", "device", "threads", "output_dir"}
 _BEST = "best"
+#: prefix of the validation metrics of the survey-observed copies (``select_on_surveys``)
+SURVEYED = "surveyed/"
 
 
 class TrainingDivergedError(CatscopeError, FloatingPointError):
@@ -225,9 +227,14 @@ def _validate_and_checkpoint(
 ) -> None:
     objective = get_objective(config.family)
     metrics = objective.validate(model, data.validation, config, device)
+    score = objective.score(metrics, model)
+    if data.survey_validation is not None:
+        surveyed = objective.validate(model, data.survey_validation, config, device)
+        metrics |= {f"{SURVEYED}{name}": value for name, value in surveyed.items()}
+        score = (score + objective.score(surveyed, model)) / 2
+    metrics["selection_score"] = score
     state.log.append({"step": state.step, "validation": metrics})
     logger.info("step %d validation %s", state.step, metrics)
-    score = objective.score(metrics, model)
     if score > state.best_metric:
         state.best_metric, state.best_step = score, state.step
         n_params = sum(p.numel() for p in model.parameters())

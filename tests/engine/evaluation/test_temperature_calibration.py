@@ -8,6 +8,7 @@ from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.metrics import f1_score
 
 from engine.errors import CatscopeError, InvalidValueError
 from engine.evaluation import (
@@ -18,6 +19,7 @@ from engine.evaluation import (
     reliability_diagram,
     split_unsure,
 )
+from engine.evaluation.calibration import PRIOR_WEIGHT_GRID
 
 T_TRUE = 2.0
 
@@ -161,3 +163,84 @@ def test_uninformative_logits_warn_at_the_upper_bound():
             rng.normal(size=(2000, 4)), rng.integers(0, 4, 2000)
         )
     assert scaler.temperature_ == pytest.approx(20.0, rel=1e-2)
+
+
+def _prior_logits(prior_weight: float):
+    """Balanced-prior logits z and labels drawn from softmax(z / T_TRUE + w · log π)."""
+    rng = np.random.default_rng(7)
+    z = rng.normal(0.0, 1.5, size=(30_000, 4))
+    prior = np.array([0.6, 0.25, 0.1, 0.05])
+    cumulative = softmax(z / T_TRUE + prior_weight * np.log(prior), axis=1).cumsum(axis=1)
+    y = (rng.random((len(z), 1)) > cumulative).sum(axis=1)
+    return z, y, prior
+
+
+@pytest.mark.parametrize("true_weight", [0.0, 0.5, 1.0])
+def test_the_class_prior_weight_is_recovered(true_weight):
+    z, y, prior = _prior_logits(true_weight)
+    scaler = TemperatureScaler(unsure_column="none").fit(z, y, class_prior=prior * 40)
+    assert scaler.prior_weight_ == pytest.approx(true_weight, abs=0.06)
+    assert scaler.temperature_ == pytest.approx(T_TRUE, rel=0.05)
+    centred = np.log(prior) - np.log(prior).mean()
+    expected = softmax(z / scaler.temperature_ + scaler.prior_weight_ * centred, axis=1)
+    np.testing.assert_allclose(scaler.transform(z), expected, rtol=1e-10)
+
+
+def test_the_prior_shift_moves_the_argmax_and_the_report_says_so():
+    z, y, prior = _prior_logits(1.0)
+    logits = np.column_stack([z, np.full(len(z), -30.0)])  # an unsure column it leaves alone
+    scaler = TemperatureScaler().fit(logits, y, class_prior=prior)
+    report = calibration_report(logits, y, scaler)
+    assert report["prior_weight"] == scaler.prior_weight_ > 0.9
+    assert scaler.offset_[-1] == 0.0
+    assert report["after"]["accuracy"] > report["before"]["accuracy"] + 0.02
+    assert report["accuracy"] == report["after"]["accuracy"]
+    assert report["after"]["nll"] < TemperatureScaler().fit(logits, y).nll_after_
+
+
+def test_a_prior_scaler_round_trips_and_older_states_load_without_a_prior():
+    z, y, prior = _prior_logits(0.5)
+    scaler = TemperatureScaler(unsure_column="none").fit(z, y, class_prior=prior)
+    loaded = TemperatureScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    np.testing.assert_array_equal(loaded.transform(z[:50]), scaler.transform(z[:50]))
+    older = {k: v for k, v in scaler.to_dict().items() if k not in {"prior_weight", "log_prior"}}
+    plain = TemperatureScaler.from_dict(older)
+    assert plain.prior_weight_ == 0.0
+    np.testing.assert_allclose(plain.transform(z[:50]), softmax(z[:50] / plain.temperature_, 1))
+
+
+@pytest.mark.parametrize(
+    "prior", [[0.5, 0.5, 0.0, 0.0], [0.2, 0.3, 0.5], [np.nan, 1.0, 1.0, 1.0]], ids=str
+)
+def test_bad_class_priors_are_refused(prior):
+    z, y, _ = _prior_logits(0.0)
+    with pytest.raises(InvalidValueError, match="class_prior must hold 4 positive"):
+        TemperatureScaler(unsure_column="none").fit(z[:100], y[:100], class_prior=prior)
+
+
+def test_the_macro_f1_prior_weight_is_the_best_of_the_grid():
+    z, y, prior = _prior_logits(1.0)
+    scaler = TemperatureScaler(unsure_column="none", prior_weight_by="macro_f1")
+    scaler.fit(z, y, class_prior=prior)
+    assert scaler.prior_weight_ in PRIOR_WEIGHT_GRID
+
+    def macro_f1(weight: float) -> float:
+        fitted = TemperatureScaler(unsure_column="none").fit(z, y)  # T at α = 0 is near T_TRUE
+        shifted = z / fitted.temperature_ + weight * np.log(prior)
+        return f1_score(y, shifted.argmax(1), average="macro")
+
+    # the chosen weight beats the balanced prior and the full Bayes shift on macro F1
+    chosen = macro_f1(scaler.prior_weight_)
+    assert chosen >= macro_f1(0.0) and chosen >= macro_f1(1.0) - 0.01
+    # T is the NLL-best temperature at that weight
+    centred = np.log(prior) - np.log(prior).mean()
+    at = TemperatureScaler(unsure_column="none")._fit_temperature(
+        z, y, scaler.prior_weight_ * centred
+    )
+    assert scaler.temperature_ == pytest.approx(at)
+
+
+def test_an_unknown_prior_objective_is_refused():
+    z, y, prior = _prior_logits(0.0)
+    with pytest.raises(InvalidValueError, match="prior_weight_by must be one of"):
+        TemperatureScaler(prior_weight_by="accuracy").fit(z, y, class_prior=prior)

@@ -8,6 +8,7 @@ import pytest
 from engine.errors import InputError
 from engine.infer.robustness import (
     CLEAN,
+    NEAR,
     degraded_sets,
     robustness_benchmark,
     robustness_markdown,
@@ -57,3 +58,22 @@ def test_degradation_is_seeded_and_total_profiles_stay_total(sample_table):
 def test_unknown_profiles_are_refused(sample_table):
     with pytest.raises(InputError, match="unknown survey profile .hubble."):
         degraded_sets(sample_table.head(5), ["hubble"])
+
+
+def test_near_profiles_see_more_objects_and_move_their_redshifts(sample_table):
+    table = sample_table.head(120)
+    sets = degraded_sets(table, ["ztf", f"ztf{NEAR}"], seed=0)
+    where, near = sets["ztf"], sets[f"ztf{NEAR}"]
+    assert near.height > where.height
+    # metadata follows the move: galactic objects stay at 0, extragalactic ones come nearer
+    moved = table.join(near.select("object_id", z_near="hostgal_photoz"), on="object_id")
+    galactic = moved.filter(pl.col("hostgal_photoz") == 0)
+    assert (galactic["z_near"] == 0).all()
+    extragalactic = moved.filter(pl.col("hostgal_photoz") > 0)
+    assert (extragalactic["z_near"] < extragalactic["hostgal_photoz"]).mean() > 0.8
+    assert near["hostgal_photoz"].null_count() == table["hostgal_photoz"].null_count() == 0
+
+
+def test_near_of_an_unknown_profile_is_refused(sample_table):
+    with pytest.raises(InputError, match="unknown survey profile .hubble."):
+        degraded_sets(sample_table.head(5), [f"hubble{NEAR}"])

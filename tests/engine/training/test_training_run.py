@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from engine.errors import InputError
 from engine.models.checkpoint import load_model, read_extra
 from engine.training import trainer
 from engine.training.config import TrainConfig
+from engine.training.data import load_data
 from engine.training.metadata import MetadataScaler
+from engine.training.surveys import PROFILES
 
 
 def _config(dataset, tmp_path, name: str, **overrides) -> TrainConfig:
@@ -72,6 +75,7 @@ def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
         "balanced_f1",
         "f1_no_metadata",
         "balanced_f1_no_metadata",
+        "selection_score",
     }
     assert set(validations[-1]["validation"]) == expected_metrics
     assert all(np.isfinite(v) for v in validations[-1]["validation"].values())
@@ -90,6 +94,41 @@ def test_survey_augmentation_trains_with_scaled_metadata(dataset, tmp_path, surv
     assert all(
         np.isfinite(v) for e in log["log"] if "validation" in e for v in e["validation"].values()
     )
+
+
+def test_select_on_surveys_scores_the_mean_of_clean_and_survey_observed(
+    dataset, tmp_path, survey_augment
+):
+    config = _config(dataset, tmp_path, "select", augment=survey_augment)
+    config = replace(config, data=replace(config.data, select_on_surveys=True))
+    log = read_extra(trainer.run(config, resume=False), "training.json")
+    for entry in (e["validation"] for e in log["log"] if "validation" in e):
+        surveyed = entry[f"{trainer.SURVEYED}balanced_f1"]
+        assert entry["selection_score"] == pytest.approx((entry["balanced_f1"] + surveyed) / 2)
+    assert log["best_metric"] == max(
+        e["validation"]["selection_score"] for e in log["log"] if "validation" in e
+    )
+
+
+def test_survey_validation_is_one_fixed_draw_of_the_runs_profiles(dataset, tmp_path):
+    augment = {"survey_profiles": ["ztf"], "survey_rate": 0.5, "survey_depth_match_rate": 1.0}
+    config = _config(dataset, tmp_path, "copies", augment=augment)
+    config = replace(config, data=replace(config.data, select_on_surveys=True))
+    first, again = load_data(config), load_data(config)
+    surveyed = first.survey_validation
+    np.testing.assert_array_equal(surveyed.curves.flux, again.survey_validation.curves.flux)
+    np.testing.assert_array_equal(surveyed.labels, first.validation.labels)
+    # every object observed (rate 1, not the training rate), in ZTF's g/r/i wavelengths
+    ztf = PROFILES["ztf"].wavelengths
+    changed = ~np.isin(surveyed.curves.wavelength, first.validation.curves.wavelength)
+    assert changed.any() and np.isin(surveyed.curves.wavelength[changed], ztf).all()
+
+
+def test_select_on_surveys_needs_survey_profiles(dataset, tmp_path):
+    config = _config(dataset, tmp_path, "none")
+    config = replace(config, data=replace(config.data, select_on_surveys=True))
+    with pytest.raises(InputError, match="select_on_surveys needs"):
+        load_data(config)
 
 
 def test_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch):
