@@ -98,21 +98,13 @@ def train(
 
     A classifier is then calibrated on the run's held-out validation objects.
     """
+    from engine.models.registry import find_model
     from engine.training import train as run_training
 
     model_dir = run_training(config, resume=not fresh)
     typer.echo(f"model written to {model_dir}")
-    if _classifies(model_dir):
+    if find_model(model_dir).classifies:
         _report_calibration(model_dir)
-
-
-def _classifies(model_dir: Path) -> bool:
-    from engine.models.registry import find_model
-
-    info = find_model(model_dir)
-    return info.can("classify") and bool(
-        json.loads((model_dir / "config.json").read_text()).get("class_names")
-    )
 
 
 def _report_calibration(

@@ -66,6 +66,7 @@ from engine.index.vectors import KINDS, IndexKind, Neighbours, VectorIndex
 from engine.infer import InferenceSettings
 from engine.infer.embedders import Embedder, load_embedder
 from engine.infer.streaming import partition_files
+from engine.models.checkpoint import WEIGHTS_FILE
 from engine.models.registry import MODELS_DIR, ModelInfo, available_models, find_model
 
 MANIFEST_FILE = "catalog.json"
@@ -596,7 +597,7 @@ def _model_source(info: ModelInfo, models_dir: Path | None) -> dict:
 
 def _weights_hash(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path / "model.safetensors", "rb") as weights:
+    with open(path / WEIGHTS_FILE, "rb") as weights:
         for block in iter(lambda: weights.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -10,22 +10,26 @@ that its confidence means the same on a two-band alert curve as on an LSST one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 
 from engine.data.schema import read_table
+from engine.errors import ModelNotFoundError
 from engine.evaluation import TemperatureScaler, calibration_report, encode_labels
-from engine.infer.predictor import CALIBRATION_FILE, load_predictor
-from engine.models.checkpoint import read_extra
+from engine.infer.predictor import load_predictor
+from engine.models.checkpoint import TRAINING_FILE, read_run_config, write_calibration
 from engine.training.config import TrainConfig
 from engine.training.data import load_data
 from engine.training.surveys import survey_copies
 
 
 def _run_config(model_dir: Path) -> TrainConfig:
-    return TrainConfig.from_dict(read_extra(model_dir, "training.json")["config"])
+    stored = read_run_config(model_dir)
+    if stored is None:
+        msg = f"no training run config at {model_dir}: {TRAINING_FILE} is missing or holds none"
+        raise ModelNotFoundError(msg)
+    return TrainConfig.from_dict(stored)
 
 
 def trained_surveys(model_dir: Path) -> tuple[str, ...]:
@@ -65,10 +69,5 @@ def calibrate_model(
     logits = predictor.last_logits(table)
     scaler = TemperatureScaler().fit(logits, y)
     report = calibration_report(logits, y, scaler)
-    stored = {
-        "temperature_scaler": scaler.to_dict(),
-        "n_objects": table.height,
-        "surveys": list(surveys),
-    }
-    (model_dir / CALIBRATION_FILE).write_text(json.dumps(stored, indent=1))
+    write_calibration(model_dir, scaler.to_dict(), n_objects=table.height, surveys=surveys)
     return report

@@ -30,7 +30,6 @@ machine with ``InferenceSettings(threads=<cores>)``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -54,7 +53,6 @@ from engine.infer.streaming import (
     partition_files,
     score_parquet,
 )
-from engine.models.checkpoint import CONFIG_FILE
 from engine.models.registry import find_model
 
 Task = Literal["score", "embed"]
@@ -253,13 +251,13 @@ def _prediction_schema(model: str | Path, models_dir: Path | None) -> pl.Schema:
     Fixed so every partition writes the same types: the domain columns are there when the
     model directory holds a domain reference.
     """
-    path = find_model(model, models_dir).path
-    classes = list(json.loads((path / CONFIG_FILE).read_text()).get("class_names", []))
+    info = find_model(model, models_dir)
+    classes = info.classes
     if not classes:
         msg = f"model {model!r} has no classes; score needs a classifier"
         raise InputError(msg)
     floats = {name: pl.Float32 for name in ("confidence", "unsure", *(f"p_{c}" for c in classes))}
-    domain = DOMAIN_SCHEMA if has_domain_reference(path) else {}
+    domain = DOMAIN_SCHEMA if has_domain_reference(info.path) else {}
     return pl.Schema({"object_id": pl.String, "pred_class": pl.String, **floats, **domain})
 
 

@@ -13,7 +13,7 @@ from engine.errors import InputError, InvalidValueError
 from engine.infer import load_predictor
 from engine.infer.domain import DOMAIN_COLUMNS, DomainReference, has_domain_reference
 from engine.infer.domain_build import build_domain_reference
-from engine.models.checkpoint import DOMAIN_FILE
+from engine.models.checkpoint import DOMAIN_FILE, TRAINING_FILE
 from engine.training.config import DataConfig, TrainConfig
 from engine.training.data import load_data
 
@@ -174,7 +174,7 @@ def test_builder_holds_out_the_run_validation_split(copied_model, data_dir):
             metadata_names=("hostgal_photoz", "mwebv"),
         ),
     )
-    (copied_model / "training.json").write_text(json.dumps({"config": config.to_dict()}))
+    (copied_model / TRAINING_FILE).write_text(json.dumps({"config": config.to_dict()}))
     calls = []
 
     def extra(table: pl.DataFrame) -> pl.DataFrame:

@@ -11,7 +11,14 @@ import torch
 from safetensors.torch import load_file
 
 from engine.errors import InputError
-from engine.models.checkpoint import MODEL_FAMILIES, load_model, read_extra
+from engine.models.checkpoint import (
+    CLASSES_FILE,
+    MODEL_FAMILIES,
+    TRAINING_FILE,
+    WEIGHTS_FILE,
+    load_model,
+    read_extra,
+)
 from engine.training import trainer
 from engine.training.config import TrainConfig, load_config
 
@@ -65,7 +72,7 @@ def test_smoke_run_exports_a_loadable_model(family, dataset, tmp_path):
     out = trainer.run(config, resume=False)
     model = load_model(out)
     assert isinstance(model, MODEL_FAMILIES[family][1])
-    log = read_extra(out, "training.json")
+    log = read_extra(out, TRAINING_FILE)
     assert log["steps"] == 3 and log["config"]["family"] == family
     validations = [e for e in log["log"] if "validation" in e]
     assert [e["step"] for e in validations] == [2, 3]
@@ -74,10 +81,10 @@ def test_smoke_run_exports_a_loadable_model(family, dataset, tmp_path):
     assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)
     if family == "rtf":  # joint classification by default: classes come from the data
         assert model.config.class_names == ("flat", "rise", "wave")
-        assert read_extra(out, "classes.json") == ["flat", "rise", "wave"]
+        assert read_extra(out, CLASSES_FILE) == ["flat", "rise", "wave"]
         assert float(model.channel_std.min()) > 0 and not torch.all(model.channel_mean == 0)
     else:  # trained without labels
-        assert read_extra(out, "classes.json") == []
+        assert read_extra(out, CLASSES_FILE) == []
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -99,7 +106,7 @@ def test_interrupted_run_resumes_to_the_same_weights(family, dataset, tmp_path, 
     trainer.run(interrupted, resume=True)
 
     def weights(config: TrainConfig) -> dict[str, torch.Tensor]:
-        return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / "model.safetensors"))
+        return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / WEIGHTS_FILE))
 
     expected, resumed = weights(straight), weights(interrupted)
     for key in expected:
@@ -158,6 +165,6 @@ def test_atcat_checkpoints_from_before_families_still_resume():
 def test_survey_augmentation_trains_every_family(family, dataset, tmp_path, survey_augment):
     config = _config(dataset, tmp_path, family, f"survey-{family}", augment=survey_augment)
     out = trainer.run(config, resume=False)
-    log = read_extra(out, "training.json")
+    log = read_extra(out, TRAINING_FILE)
     assert log["config"]["augment"]["survey_profiles"] == survey_augment["survey_profiles"]
     assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)

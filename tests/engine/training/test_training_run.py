@@ -10,7 +10,14 @@ import torch
 from safetensors.torch import load_file
 
 from engine.errors import InputError
-from engine.models.checkpoint import load_model, read_extra
+from engine.models.checkpoint import (
+    CLASSES_FILE,
+    METADATA_SCALER_FILE,
+    TRAINING_FILE,
+    WEIGHTS_FILE,
+    load_model,
+    read_extra,
+)
 from engine.training import trainer
 from engine.training.config import TrainConfig
 from engine.training.metadata import MetadataScaler
@@ -49,7 +56,7 @@ def _config(dataset, tmp_path, name: str, **overrides) -> TrainConfig:
 
 
 def _final_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
-    return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / "model.safetensors"))
+    return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / WEIGHTS_FILE))
 
 
 def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
@@ -59,10 +66,10 @@ def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
     model = load_model(out)
     assert model.config.class_names == ("flat", "rise", "wave")
     assert model.config.metadata_names == ("hostgal_photoz", "mwebv")
-    assert read_extra(out, "classes.json") == ["flat", "rise", "wave"]
-    scaler = MetadataScaler.from_dict(read_extra(out, "metadata_scaler.json"))
+    assert read_extra(out, CLASSES_FILE) == ["flat", "rise", "wave"]
+    scaler = MetadataScaler.from_dict(read_extra(out, METADATA_SCALER_FILE))
     assert np.isfinite(scaler.transform(np.array([[0.5, 0.05]]))).all()
-    log = read_extra(out, "training.json")
+    log = read_extra(out, TRAINING_FILE)
     assert log["steps"] == 3 and log["n_params"] == sum(p.numel() for p in model.parameters())
     validations = [e for e in log["log"] if "validation" in e]
     assert [e["step"] for e in validations] == [2, 3]
@@ -85,7 +92,7 @@ def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
 def test_survey_augmentation_trains_with_scaled_metadata(dataset, tmp_path, survey_augment):
     config = _config(dataset, tmp_path, "survey", augment=survey_augment)
     out = trainer.run(config, resume=False)
-    log = read_extra(out, "training.json")
+    log = read_extra(out, TRAINING_FILE)
     assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)
     assert all(
         np.isfinite(v) for e in log["log"] if "validation" in e for v in e["validation"].values()
