@@ -237,8 +237,7 @@ def evaluate(
     precision: PrecisionOption = "fp32",
 ) -> None:
     """Macro F1, class-balanced F1, calibration, early detection and next-point NLL."""
-    import polars as pl
-
+    from engine.data.folds import select_folds
     from engine.data.schema import LIGHT_CURVE_SCHEMA
     from engine.infer import InferenceSettings, load_predictor
     from engine.infer.evaluate import evaluate_predictor, nll_at_gp_positions
@@ -248,8 +247,7 @@ def evaluate(
     )
     table = _load(data, read, report_path).table
     if folds is not None:
-        chosen = pl.read_parquet(folds).filter(pl.col("fold") == fold).select("object_id")
-        table = table.join(chosen, on="object_id", how="semi", maintain_order="left")
+        table = select_folds(table, folds, [fold])
     if without_metadata:
         table = table.select(*LIGHT_CURVE_SCHEMA.names(), "label")
     metrics = evaluate_predictor(predictor, table)
@@ -442,8 +440,8 @@ def evaluate_embeddings(
     out: Annotated[Path | None, typer.Option(help="Also write the results as Parquet.")] = None,
 ) -> None:
     """Linear-probe macro F1 and k-NN accuracy of every model's embeddings on fold 0."""
-    from engine.evaluation.embeddings import benchmark_markdown, embedding_benchmark
     from engine.index.catalog_build import resolve_models
+    from engine.infer.embedding_benchmark import benchmark_markdown, embedding_benchmark
 
     names = [info.path for info in resolve_models(models or None)]
     results = embedding_benchmark(

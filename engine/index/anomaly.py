@@ -45,12 +45,11 @@ from sklearn.mixture import GaussianMixture
 from engine.errors import InputError, InvalidValueError
 from engine.index.reference import (
     ReferenceStorage,
-    digest,
     reference_arrays,
     reference_index,
     restore_reference,
 )
-from engine.index.vectors import VectorIndex, as_matrix
+from engine.vectors import VectorIndex, as_matrix, digest
 
 PARAMS_FILE = "anomaly_model.json"
 ARRAYS_FILE = "anomaly_model.npz"

@@ -11,7 +11,6 @@ the embeddings a model instead of three.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -19,18 +18,10 @@ from typing import Literal
 import numpy as np
 
 from engine.errors import InputError, InvalidValueError
-from engine.index.vectors import VectorIndex, as_matrix, check_self_search
+from engine.vectors import VectorIndex, as_matrix, check_self_search, digest
 
 ReferenceStorage = Literal["store", "external"]
 STORAGE = ("store", "external")
-
-
-def digest(reference: np.ndarray) -> str:
-    """SHA-256 of the reference's float32 bytes and shape."""
-    reference = as_matrix(reference, name="reference")
-    hashed = hashlib.sha256(str(reference.shape).encode())
-    hashed.update(reference.tobytes())
-    return hashed.hexdigest()
 
 
 def reference_arrays(reference: np.ndarray, storage: ReferenceStorage) -> dict[str, np.ndarray]:

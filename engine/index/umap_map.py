@@ -34,12 +34,11 @@ from sklearn.utils import check_random_state
 from engine.errors import InputError, InvalidValueError
 from engine.index.reference import (
     ReferenceStorage,
-    digest,
     reference_arrays,
     reference_index,
     restore_reference,
 )
-from engine.index.vectors import VectorIndex, as_matrix
+from engine.vectors import VectorIndex, as_matrix, digest
 
 PARAMS_FILE = "umap.json"
 ARRAYS_FILE = "umap.npz"

@@ -34,8 +34,6 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from engine.errors import InputError, InvalidValueError
-from engine.index.reference import digest
-from engine.index.vectors import VectorIndex, as_matrix
 from engine.infer.domain_checks import (
     LIMIT_FACTOR,
     LIMIT_QUANTILE,
@@ -45,6 +43,7 @@ from engine.infer.domain_checks import (
     fit_input_limits,
 )
 from engine.models.checkpoint import DOMAIN_FILE, DOMAIN_VECTORS_FILE, read_extra, write_extra
+from engine.vectors import VectorIndex, as_matrix, digest
 
 #: columns :meth:`DomainReference.assess` adds to predictions, after ``object_id``
 DOMAIN_SCHEMA = pl.Schema(

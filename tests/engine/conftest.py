@@ -20,6 +20,15 @@ SMALL = {"d_model": 16, "n_layers": 1, "n_heads": 2, "head_dim": 8}
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "plasticc_fold0_sample.parquet"
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and the CPU is shared with other jobs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def sample_table():
     return read_table(SAMPLE)

@@ -23,8 +23,8 @@ from engine.index.catalog_build import (
     read_manifest,
     top_anomalies,
 )
-from engine.index.vectors import VectorIndex
 from engine.infer import Predictor
+from engine.vectors import VectorIndex
 
 N_BUILT = 120
 MODEL = "tiny-atcat"

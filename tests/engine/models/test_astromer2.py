@@ -13,13 +13,7 @@ from engine.models import load_model, save_model
 from engine.models.astromer2 import Astromer2, Astromer2Config, asinh_magnitude, split_bands
 from engine.models.checkpoint import read_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**overrides) -> Astromer2Config:

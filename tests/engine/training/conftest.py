@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-import torch
 
 from engine.data.packed import PackedLightCurves
 from engine.data.schema import write_table
@@ -60,12 +59,8 @@ def synthetic_frame(
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the CPU is shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every training test runs on one thread (``one_thread`` of ``tests/engine/conftest.py``)."""
 
 
 @pytest.fixture
