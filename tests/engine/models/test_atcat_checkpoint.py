@@ -1,5 +1,6 @@
 import json
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,7 +9,19 @@ import torch
 from engine.errors import ModelNotFoundError
 from engine.models import load_model, read_extra, save_model
 from engine.models.atcat import ATCAT
-from engine.models.checkpoint import CONFIG_FILE, TRAINING_FILE, WEIGHTS_FILE, read_config
+from engine.models.checkpoint import (
+    CALIBRATION_FILE,
+    CONFIG_FILE,
+    TRAINING_FILE,
+    WEIGHTS_FILE,
+    class_names,
+    read_calibration,
+    read_config,
+    read_optional_extra,
+    read_run_config,
+    write_extra,
+)
+from engine.models.registry import find_model
 
 
 def forbid(*_args, **_kwargs):
@@ -72,3 +85,16 @@ def test_extra_file_names_are_checked_before_writing(small_config, tmp_path, nam
 def test_unregistered_models_are_refused(tmp_path):
     with pytest.raises(ValueError, match="not registered"):
         save_model(torch.nn.Linear(2, 2), tmp_path / "m")
+
+
+def test_optional_files_and_the_class_list(small_config, tmp_path):
+    path = save_model(ATCAT(small_config), tmp_path / "m", extra={TRAINING_FILE: {"step": 1}})
+    assert read_optional_extra(path, CALIBRATION_FILE) is None
+    assert read_calibration(path) is None and read_run_config(path) is None
+    write_extra(path, TRAINING_FILE, {"config": {"steps": 3}})
+    assert read_run_config(path) == {"steps": 3}
+    assert class_names(path) == ["SNIa", "SNII", "AGN"]
+    info = find_model(path)
+    assert info.classes == ("SNIa", "SNII", "AGN") and info.classifies
+    unlabelled = save_model(ATCAT(replace(small_config, class_names=())), tmp_path / "u")
+    assert class_names(unlabelled) == [] and not find_model(unlabelled).classifies
