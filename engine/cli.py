@@ -21,6 +21,8 @@ from engine.errors import CatscopeError
 from engine.text import printable
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from engine.data.load import LoadedTable, ReadOptions
 
 app = typer.Typer(
@@ -390,6 +392,24 @@ def anomalies(
 PlasticcDataOption = Annotated[
     Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet (catscope data).")
 ]
+
+
+def _plasticc_files(data: Path) -> tuple[Path, Path]:
+    """Return the table and the folds of a ``catscope data plasticc`` folder."""
+    from engine.data.plasticc import FOLDS_NAME, TABLE_NAME
+
+    return data / TABLE_NAME, data / FOLDS_NAME
+
+
+def _report_benchmark(
+    results: pl.DataFrame, markdown: Callable[[pl.DataFrame], str], out: Path | None
+) -> None:
+    """Print a benchmark's results as Markdown, and write them to ``out`` as Parquet if given."""
+    if out is not None:
+        results.write_parquet(out)
+    typer.echo(markdown(results))
+
+
 ModelsOption = Annotated[
     list[str] | None,
     typer.Option("--models", "-m", help="Model names or directories (default: every shipped)."),
@@ -419,15 +439,12 @@ def anomaly_benchmark(
     )
 
     results = run_anomaly_benchmark(
-        data / "plasticc.parquet",
-        data / "folds.parquet",
+        *_plasticc_files(data),
         models or None,
         classes=classes or DEFAULT_CLASSES,
         threads=threads,
     )
-    if out is not None:
-        results.write_parquet(out)
-    typer.echo(benchmark_markdown(results))
+    _report_benchmark(results, benchmark_markdown, out)
 
 
 @app.command("evaluate-embeddings")
@@ -444,12 +461,8 @@ def evaluate_embeddings(
     from engine.infer.embedding_benchmark import benchmark_markdown, embedding_benchmark
 
     names = [info.path for info in resolve_models(models or None)]
-    results = embedding_benchmark(
-        names, data / "plasticc.parquet", data / "folds.parquet", k=k, threads=threads
-    )
-    if out is not None:
-        results.write_parquet(out)
-    typer.echo(benchmark_markdown(results))
+    results = embedding_benchmark(names, *_plasticc_files(data), k=k, threads=threads)
+    _report_benchmark(results, benchmark_markdown, out)
 
 
 @app.command()
@@ -478,14 +491,11 @@ def robustness(
 
     results = robustness_benchmark(
         models or list(DEFAULT_MODELS),
-        data / "plasticc.parquet",
-        data / "folds.parquet",
+        *_plasticc_files(data),
         profiles=profile or None,
         seed=seed,
     )
-    if out is not None:
-        results.write_parquet(out)
-    typer.echo(robustness_markdown(results))
+    _report_benchmark(results, robustness_markdown, out)
 
 
 @app.command("domain-reference")
@@ -517,8 +527,7 @@ def domain_reference(
     )
     path = build_domain_reference(
         model,
-        data / "plasticc.parquet",
-        data / "folds.parquet",
+        *_plasticc_files(data),
         extra_reference=survey_copies(survey) if survey else None,
         k=k,
         threshold=threshold,

@@ -4,9 +4,9 @@ Two kinds of input:
 
 - a folder of canonical Parquet files (``**/*.parquet``, e.g. the shards of a survey): one task
   per file, each streamed through the fast path (:mod:`engine.infer.streaming`), one output
-  file per input file under the same relative path (:func:`score_partitioned`,
-  :func:`embed_partitioned`, and any per-file function with :func:`run_partitioned`, e.g. a
-  catalogue's embedding step in :mod:`engine.index.forward`);
+  file per input file under the same relative path (:func:`score_partitioned`, and any
+  per-file function with :func:`run_partitioned`: ``embed_parquet`` of
+  :mod:`engine.infer.streaming`, or a catalogue's embedding step in :mod:`engine.index.forward`);
 - an LSDB/HATS catalogue whose light curves are a nested column (the Rubin community's format;
   needs ``pip install lsdb``): each HEALPix partition is flattened to observations, read and
   cleaned with the same options as a file (:func:`engine.data.load.load_frame`) and scored;
@@ -49,7 +49,6 @@ from engine.infer.embedders import Embedder, load_embedder
 from engine.infer.predictor import Predictor, load_predictor
 from engine.infer.streaming import (
     DEFAULT_ROWS_PER_CHUNK,
-    embed_parquet,
     partition_files,
     score_parquet,
 )
@@ -212,28 +211,6 @@ def score_partitioned(
     """
     return run_partitioned(
         score_parquet, input_dir, out_dir, model, task="score", client=client,
-        settings=settings, models_dir=models_dir, rows_per_chunk=rows_per_chunk,
-    )  # fmt: skip
-
-
-def embed_partitioned(
-    input_dir: str | Path,
-    out_dir: str | Path,
-    model: str | Path = "atcat-plasticc",
-    *,
-    client: Client | str | None = None,
-    settings: InferenceSettings | None = None,
-    models_dir: Path | None = None,
-    rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
-) -> pl.DataFrame:
-    """Embed every canonical Parquet file under ``input_dir`` (a catalogue's embedding step).
-
-    Works for every model family (see :mod:`engine.infer.embedders`). Each output file holds
-    ``object_id, embedding`` (see :func:`engine.infer.streaming.embedding_frame`); as
-    :func:`score_partitioned` otherwise.
-    """
-    return run_partitioned(
-        embed_parquet, input_dir, out_dir, model, task="embed", client=client,
         settings=settings, models_dir=models_dir, rows_per_chunk=rows_per_chunk,
     )  # fmt: skip
 
