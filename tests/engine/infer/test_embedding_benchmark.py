@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 import pytest
 
+from engine.data.plasticc import FOLDS_NAME, TABLE_NAME
 from engine.errors import InputError
 from engine.infer.embedding_benchmark import benchmark_markdown, embedding_benchmark
+from tests.engine.conftest import as_plasticc_dir
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_benchmark_table_and_markdown(family_dirs, model_dir, sample_table, tmp_path):
     table = sample_table.head(100)
-    table_path = tmp_path / "table.parquet"
-    table.write_parquet(table_path)
-    folds_path = tmp_path / "folds.parquet"
-    pl.DataFrame({"object_id": table["object_id"], "fold": np.arange(100) % 5}).write_parquet(
-        folds_path
-    )
+    as_plasticc_dir(table, tmp_path)
+    table_path, folds_path = tmp_path / TABLE_NAME, tmp_path / FOLDS_NAME
     models = [model_dir, family_dirs["tiny-astromer2"], family_dirs["tiny-rtf"]]
     results = embedding_benchmark(models, table_path, folds_path, threads=1)
     assert results["model"].to_list() == ["tiny-atcat", "tiny-astromer2", "tiny-rtf"]

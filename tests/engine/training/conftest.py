@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -72,6 +75,29 @@ def make_frame():
 @pytest.fixture
 def packed() -> PackedLightCurves:
     return PackedLightCurves.from_frame(synthetic_frame(60, seed=1))
+
+
+def run_values(
+    dataset: tuple[Path, Path], tmp_path: Path, name: str, *, metadata_names: Sequence[str] = ()
+) -> dict:
+    """Settings of a 3-step run ``name`` on ``dataset`` under ``tmp_path``, as a config dict."""
+    table, folds = dataset
+    return {
+        "name": name,
+        "steps": 3,
+        "batch_size": 8,
+        "eval_every": 2,
+        "log_every": 1,
+        "output_dir": str(tmp_path / "models"),
+        "run_dir": str(tmp_path / "runs"),
+        "data": {
+            "path": str(table),
+            "folds_path": str(folds),
+            "metadata_names": list(metadata_names),
+            "validation_fraction": 0.2,
+            "bucket_batches": 2,
+        },
+    }
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from engine.models.checkpoint import (
 )
 from engine.training import trainer
 from engine.training.config import TrainConfig, load_config
+from tests.engine.training.conftest import run_values
 
 CONFIGS = Path(__file__).parents[3] / "configs"
 
@@ -42,28 +43,12 @@ FAMILIES = tuple(TINY_MODELS)
 
 
 def _config(dataset, tmp_path, family: str, name: str, **overrides) -> TrainConfig:
-    table, folds = dataset
-    values = {
-        "name": name,
+    values = run_values(dataset, tmp_path, name) | {
         "family": family,
-        "steps": 3,
-        "batch_size": 8,
-        "eval_every": 2,
-        "log_every": 1,
-        "output_dir": str(tmp_path / "models"),
-        "run_dir": str(tmp_path / "runs"),
-        "data": {
-            "path": str(table),
-            "folds_path": str(folds),
-            "metadata_names": [],
-            "validation_fraction": 0.2,
-            "bucket_batches": 2,
-        },
         "model": TINY_MODELS[family],
         "optimizer": {"lr": 1e-3, "beta1": 0.9, "grad_clip": 1.0},
     }
-    values.update(overrides)
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values | overrides)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

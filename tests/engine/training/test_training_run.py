@@ -21,25 +21,12 @@ from engine.models.checkpoint import (
 from engine.training import trainer
 from engine.training.config import TrainConfig
 from engine.training.metadata import MetadataScaler
+from tests.engine.training.conftest import run_values
 
 
 def _config(dataset, tmp_path, name: str, **overrides) -> TrainConfig:
-    table, folds = dataset
-    values = {
-        "name": name,
-        "steps": 3,
-        "batch_size": 8,
-        "eval_every": 2,
-        "log_every": 1,
-        "output_dir": str(tmp_path / "models"),
-        "run_dir": str(tmp_path / "runs"),
-        "data": {
-            "path": str(table),
-            "folds_path": str(folds),
-            "metadata_names": ["hostgal_photoz", "mwebv"],
-            "validation_fraction": 0.2,
-            "bucket_batches": 2,
-        },
+    metadata = ("hostgal_photoz", "mwebv")
+    values = run_values(dataset, tmp_path, name, metadata_names=metadata) | {
         "model": {
             "d_model": 16,
             "n_layers": 2,
@@ -51,8 +38,7 @@ def _config(dataset, tmp_path, name: str, **overrides) -> TrainConfig:
         },
         "loss": {"early_detection": 1.0, "generative": 1.0, "metadata_l1": 1e-4},
     }
-    values.update(overrides)
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values | overrides)
 
 
 def _final_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
