@@ -26,9 +26,11 @@ serve: setup
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
-# Lint and format checks first (seconds), then the suite.
+# Lint, format and layering checks first (seconds; the import contracts are in pyproject.toml),
+# then the suite.
 test: setup chromium
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: setup

@@ -15,11 +15,12 @@ import panel as pn
 import param
 
 from app import plots
-from app.loaders import METRICS_FILE, load_metrics
+from app.loaders import load_metrics
 from app.model_views import message
 from app.state import HIDDEN, AppState
 from app.text import markdown
 from engine.errors import InputError
+from engine.models.checkpoint import METRICS_FILE
 
 HEADING = "How good and how honest is the model?"
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import panel as pn
 
 from engine.catalog import Catalog
-from engine.errors import InputError
 from engine.labels import LabelStore
+from engine.models.checkpoint import read_metrics
 from engine.models.registry import ModelInfo, available_models
 
 if TYPE_CHECKING:
@@ -43,18 +42,7 @@ def load_predictor(path: str) -> Predictor:
     return engine_load_predictor(Path(path))
 
 
-#: evaluation results in a model folder, as written by ``catscope evaluate --out``
-METRICS_FILE = "metrics.json"
-
-
 @pn.cache(max_items=8)
 def load_metrics(model_path: str) -> dict | None:
-    """Read the model's evaluation metrics; ``None`` if its folder has no :data:`METRICS_FILE`."""
-    path = Path(model_path) / METRICS_FILE
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        msg = f"{path}: cannot read the model metrics ({exc})"
-        raise InputError(msg) from exc
+    """Read the model's evaluation metrics; ``None`` if its folder has none."""
+    return read_metrics(model_path)

@@ -378,7 +378,7 @@ def child_faiss(spec: dict) -> dict:
     """
     import faiss
 
-    from engine.index.vectors import VectorIndex
+    from engine.vectors import VectorIndex
 
     results = []
     for data, rank in FAISS_DATA.items():
@@ -411,7 +411,7 @@ def child_faiss(spec: dict) -> dict:
 def child_umap(spec: dict) -> dict:
     """Fit the catalogue map on N reference vectors; time transforms of 1,000 new ones."""
     from engine.index.umap_map import UmapMap
-    from engine.index.vectors import VectorIndex
+    from engine.vectors import VectorIndex
 
     reference = clustered_vectors(spec["n_reference"], spec["dim"], seed=0, n_clusters=50)
     new = clustered_vectors(spec["n_new"], spec["dim"], seed=1, n_clusters=50)

@@ -21,6 +21,8 @@ from engine.errors import CatscopeError
 from engine.text import printable
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from engine.data.load import LoadedTable, ReadOptions
 
 app = typer.Typer(
@@ -98,21 +100,13 @@ def train(
 
     A classifier is then calibrated on the run's held-out validation objects.
     """
+    from engine.models.registry import find_model
     from engine.training import train as run_training
 
     model_dir = run_training(config, resume=not fresh)
     typer.echo(f"model written to {model_dir}")
-    if _classifies(model_dir):
+    if find_model(model_dir).classifies:
         _report_calibration(model_dir)
-
-
-def _classifies(model_dir: Path) -> bool:
-    from engine.models.registry import find_model
-
-    info = find_model(model_dir)
-    return info.can("classify") and bool(
-        json.loads((model_dir / "config.json").read_text()).get("class_names")
-    )
 
 
 def _report_calibration(
@@ -259,8 +253,7 @@ def evaluate(
     precision: PrecisionOption = "fp32",
 ) -> None:
     """Macro F1, class-balanced F1, calibration, early detection and next-point NLL."""
-    import polars as pl
-
+    from engine.data.folds import select_folds
     from engine.data.schema import LIGHT_CURVE_SCHEMA
     from engine.infer import InferenceSettings, load_predictor
     from engine.infer.evaluate import evaluate_predictor, nll_at_gp_positions
@@ -270,8 +263,7 @@ def evaluate(
     )
     table = _load(data, read, report_path).table
     if folds is not None:
-        chosen = pl.read_parquet(folds).filter(pl.col("fold") == fold).select("object_id")
-        table = table.join(chosen, on="object_id", how="semi", maintain_order="left")
+        table = select_folds(table, folds, [fold])
     if without_metadata:
         table = table.select(*LIGHT_CURVE_SCHEMA.names(), "label")
     metrics = evaluate_predictor(predictor, table)
@@ -414,6 +406,24 @@ def anomalies(
 PlasticcDataOption = Annotated[
     Path, typer.Option(help="Folder with plasticc.parquet and folds.parquet (catscope data).")
 ]
+
+
+def _plasticc_files(data: Path) -> tuple[Path, Path]:
+    """Return the table and the folds of a ``catscope data plasticc`` folder."""
+    from engine.data.plasticc import FOLDS_NAME, TABLE_NAME
+
+    return data / TABLE_NAME, data / FOLDS_NAME
+
+
+def _report_benchmark(
+    results: pl.DataFrame, markdown: Callable[[pl.DataFrame], str], out: Path | None
+) -> None:
+    """Print a benchmark's results as Markdown, and write them to ``out`` as Parquet if given."""
+    if out is not None:
+        results.write_parquet(out)
+    typer.echo(markdown(results))
+
+
 ModelsOption = Annotated[
     list[str] | None,
     typer.Option("--models", "-m", help="Model names or directories (default: every shipped)."),
@@ -443,15 +453,12 @@ def anomaly_benchmark(
     )
 
     results = run_anomaly_benchmark(
-        data / "plasticc.parquet",
-        data / "folds.parquet",
+        *_plasticc_files(data),
         models or None,
         classes=classes or DEFAULT_CLASSES,
         threads=threads,
     )
-    if out is not None:
-        results.write_parquet(out)
-    typer.echo(benchmark_markdown(results))
+    _report_benchmark(results, benchmark_markdown, out)
 
 
 @app.command("evaluate-embeddings")
@@ -464,16 +471,12 @@ def evaluate_embeddings(
     out: Annotated[Path | None, typer.Option(help="Also write the results as Parquet.")] = None,
 ) -> None:
     """Linear-probe macro F1 and k-NN accuracy of every model's embeddings on fold 0."""
-    from engine.evaluation.embeddings import benchmark_markdown, embedding_benchmark
     from engine.index.catalog_build import resolve_models
+    from engine.infer.embedding_benchmark import benchmark_markdown, embedding_benchmark
 
     names = [info.path for info in resolve_models(models or None)]
-    results = embedding_benchmark(
-        names, data / "plasticc.parquet", data / "folds.parquet", k=k, threads=threads
-    )
-    if out is not None:
-        results.write_parquet(out)
-    typer.echo(benchmark_markdown(results))
+    results = embedding_benchmark(names, *_plasticc_files(data), k=k, threads=threads)
+    _report_benchmark(results, benchmark_markdown, out)
 
 
 @app.command()
@@ -504,14 +507,11 @@ def robustness(
 
     results = robustness_benchmark(
         models or list(DEFAULT_MODELS),
-        data / "plasticc.parquet",
-        data / "folds.parquet",
+        *_plasticc_files(data),
         profiles=profile or None,
         seed=seed,
     )
-    if out is not None:
-        results.write_parquet(out)
-    typer.echo(robustness_markdown(results))
+    _report_benchmark(results, robustness_markdown, out)
 
 
 @app.command("domain-reference")
@@ -543,8 +543,7 @@ def domain_reference(
     )
     path = build_domain_reference(
         model,
-        data / "plasticc.parquet",
-        data / "folds.parquet",
+        *_plasticc_files(data),
         extra_reference=survey_copies(survey) if survey else None,
         k=k,
         threshold=threshold,

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from engine.data.folds import read_folds
 from engine.data.packed import PackedLightCurves
 from engine.data.schema import LABEL_COLUMN, read_table
 from engine.errors import InputError, MissingColumnError
@@ -23,9 +24,8 @@ def load_split(
     if LABEL_COLUMN not in table.columns:
         msg = f"{table_path}: the baselines need a {LABEL_COLUMN!r} column of class names"
         raise MissingColumnError(msg)
-    folds = pl.read_parquet(folds_path, columns=["object_id", "fold"])
     joined = table.select("object_id").join(
-        folds, on="object_id", how="left", maintain_order="left"
+        read_folds(folds_path), on="object_id", how="left", maintain_order="left"
     )
     missing = joined.filter(pl.col("fold").is_null())["object_id"]
     if len(missing):

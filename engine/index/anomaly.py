@@ -30,7 +30,6 @@ which avoids storing sklearn's tree internals.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping
 from importlib.metadata import version
@@ -43,17 +42,12 @@ from sklearn.ensemble import IsolationForest
 from sklearn.mixture import GaussianMixture
 
 from engine.errors import InputError, InvalidValueError
-from engine.index.reference import (
-    ReferenceStorage,
-    digest,
-    reference_arrays,
-    reference_index,
-    restore_reference,
-)
-from engine.index.vectors import VectorIndex, as_matrix
+from engine.index.reference import ReferenceStorage, read_fitted, reference_index, save_fitted
+from engine.vectors import VectorIndex, as_matrix
 
 PARAMS_FILE = "anomaly_model.json"
 ARRAYS_FILE = "anomaly_model.npz"
+_FILES = (PARAMS_FILE, ARRAYS_FILE)
 SCORERS = ("gmm_nll", "isolation_forest", "knn_distance")
 #: fewest reference objects the scorers are fitted on
 MIN_REFERENCE = 5
@@ -212,13 +206,9 @@ class AnomalyScorers:
         catalogue keeps them in ``embeddings.parquet``, see :mod:`engine.index.reference`).
         """
         self._check_fitted()
-        directory = Path(directory)
         state = {
             "scorers": list(SCORERS),
             "params": self._params(),
-            "n_reference": len(self.reference_),
-            "dim": int(self.reference_.shape[1]),
-            "reference_sha256": digest(self.reference_),
             "gmm": {
                 "n_components": int(self.gmm_.n_components),
                 "bic": {str(c): b for c, b in self.bic_.items()},
@@ -226,15 +216,13 @@ class AnomalyScorers:
             "pca_components": int(self.pca_.n_components_),
             "sklearn_version": version("scikit-learn"),
         }
-        (directory / PARAMS_FILE).write_text(json.dumps(state, indent=2))
-        np.savez(
-            directory / ARRAYS_FILE,
-            pca_mean=self.pca_.mean_,
-            pca_components=self.pca_.components_,
-            pca_variance=self.pca_.explained_variance_,
+        arrays = {
+            "pca_mean": self.pca_.mean_,
+            "pca_components": self.pca_.components_,
+            "pca_variance": self.pca_.explained_variance_,
             **{f"gmm_{name}": getattr(self.gmm_, f"{name}_") for name in _GMM_ARRAYS},
-            **reference_arrays(self.reference_, reference),
-        )
+        }
+        save_fitted(directory, _FILES, state, arrays, self.reference_, reference)
 
     @classmethod
     def load(
@@ -249,27 +237,22 @@ class AnomalyScorers:
         ``neighbours`` is as in :meth:`fit`; ``reference`` is the reference embeddings when
         they were saved with ``reference="external"``.
         """
-        directory = Path(directory)
-        params_path, arrays_path = directory / PARAMS_FILE, directory / ARRAYS_FILE
-        if not params_path.is_file() or not arrays_path.is_file():
-            msg = f"{directory}: no fitted anomaly scorers ({PARAMS_FILE} and {ARRAYS_FILE})"
-            raise InputError(msg)
-        state = json.loads(params_path.read_text())
+        state, arrays, fitted_on = read_fitted(directory, _FILES, reference, what="anomaly scorers")
         params = state["params"]
         scorers = cls(**{**params, "gmm_components": tuple(params["gmm_components"])})
-        with np.load(arrays_path, allow_pickle=False) as arrays:
-            scorers.reference_ = restore_reference(arrays, state, reference, arrays_path)
-            scorers.pca_ = _restore_pca(arrays, scorers.random_state)
-            scorers.gmm_ = scorers._mixture(state["gmm"]["n_components"])
-            for name in _GMM_ARRAYS:
-                setattr(scorers.gmm_, f"{name}_", arrays[f"gmm_{name}"])
+        scorers.reference_ = fitted_on
+        scorers.pca_ = _restore_pca(arrays, scorers.random_state)
+        scorers.gmm_ = scorers._mixture(state["gmm"]["n_components"])
+        for name in _GMM_ARRAYS:
+            setattr(scorers.gmm_, f"{name}_", arrays[f"gmm_{name}"])
         scorers.gmm_.n_features_in_ = scorers.pca_.n_components_
         scorers.bic_ = {int(c): b for c, b in state["gmm"]["bic"].items()}
         if state["sklearn_version"] != version("scikit-learn"):
             warnings.warn(
-                f"{params_path}: written with scikit-learn {state['sklearn_version']}, refitting "
-                f"the isolation forest with {version('scikit-learn')}; its scores of new objects "
-                "may differ slightly from the stored ones",
+                f"{Path(directory) / PARAMS_FILE}: written with scikit-learn "
+                f"{state['sklearn_version']}, refitting the isolation forest with "
+                f"{version('scikit-learn')}; its scores of new objects may differ slightly from "
+                "the stored ones",
                 stacklevel=2,
             )
         scorers.forest_ = scorers._forest().fit(scorers.reference_)

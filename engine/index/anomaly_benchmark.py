@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
+from engine.data.folds import read_folds
 from engine.data.plasticc import EVAL_FOLD
 from engine.data.schema import LABEL_COLUMN, read_table
 from engine.errors import InputError, InvalidValueError
@@ -133,8 +134,7 @@ def run_anomaly_benchmark(
     if LABEL_COLUMN not in table.columns:
         msg = f"{table_path}: the benchmark needs a {LABEL_COLUMN!r} column"
         raise InputError(msg)
-    folds = pl.read_parquet(folds_path, columns=["object_id", "fold"])
-    table = table.join(folds, on="object_id", how="inner", maintain_order="left")
+    table = table.join(read_folds(folds_path), on="object_id", how="inner", maintain_order="left")
     if table.height == 0:
         msg = f"{folds_path}: no object id matches {table_path}"
         raise InputError(msg)

@@ -11,7 +11,7 @@ kinds of file are what :class:`engine.catalog.Catalog` reads)::
         <model>/umap.parquet         object_id, x, y
         <model>/anomaly.parquet      object_id, gmm_nll, isolation_forest, knn_distance[, ...]
         <model>/embeddings.parquet   object_id, embedding (Array(Float32, d)); row i = FAISS row i
-        <model>/faiss.index          cosine index (FAISS binary format, engine.index.vectors)
+        <model>/faiss.index          cosine index (FAISS binary format, engine.vectors)
         <model>/umap.json, umap.npz  the fitted map (engine.index.umap_map)
         <model>/anomaly_model.json, anomaly_model.npz  the fitted scorers (engine.index.anomaly)
 
@@ -62,11 +62,12 @@ from engine.index.anomaly import AnomalyScorers
 from engine.index.forward import ForwardProducts, forward_partitioned, forward_products
 from engine.index.threads import thread_cap
 from engine.index.umap_map import UmapMap
-from engine.index.vectors import KINDS, IndexKind, Neighbours, VectorIndex
 from engine.infer import InferenceSettings
 from engine.infer.embedders import Embedder, load_embedder
 from engine.infer.streaming import partition_files
+from engine.models.checkpoint import WEIGHTS_FILE
 from engine.models.registry import MODELS_DIR, ModelInfo, available_models, find_model
+from engine.vectors import KINDS, IndexKind, Neighbours, VectorIndex
 
 MANIFEST_FILE = "catalog.json"
 EMBEDDINGS_FILE = "embeddings.parquet"
@@ -120,7 +121,7 @@ def build_catalog(
     progress : show a progress bar on stderr
     mode : ``"create"`` refuses an existing ``out_dir``; ``"overwrite"`` replaces an existing
         catalogue (a folder holding ``catalog.json``, nothing else)
-    index_kind : FAISS index kind (``"auto"`` picks by size, see :mod:`engine.index.vectors`)
+    index_kind : FAISS index kind (``"auto"`` picks by size, see :mod:`engine.vectors`)
     settings : inference device and precision (default: fp32 on the best device); stored so
         uploads are embedded the same way
     models_dir : where shipped models are looked up (default ``assets/models``)
@@ -596,7 +597,7 @@ def _model_source(info: ModelInfo, models_dir: Path | None) -> dict:
 
 def _weights_hash(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path / "model.safetensors", "rb") as weights:
+    with open(path / WEIGHTS_FILE, "rb") as weights:
         for block in iter(lambda: weights.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

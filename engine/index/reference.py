@@ -6,12 +6,13 @@ the scorers to refit the isolation forest. Saved on their own they store it in t
 (``reference="store"``). In a catalogue, whose ``embeddings.parquet`` already holds it as its
 first ``n_reference`` rows, they store only its SHA-256 digest (``reference="external"``) and
 are handed the rows back on load, which are checked against the digest; this keeps one copy of
-the embeddings a model instead of three.
+the embeddings a model instead of three. Both write and read their JSON + ``.npz`` pair through
+:func:`save_fitted` and :func:`read_fitted`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -19,18 +20,10 @@ from typing import Literal
 import numpy as np
 
 from engine.errors import InputError, InvalidValueError
-from engine.index.vectors import VectorIndex, as_matrix, check_self_search
+from engine.vectors import VectorIndex, as_matrix, check_self_search, digest
 
 ReferenceStorage = Literal["store", "external"]
 STORAGE = ("store", "external")
-
-
-def digest(reference: np.ndarray) -> str:
-    """SHA-256 of the reference's float32 bytes and shape."""
-    reference = as_matrix(reference, name="reference")
-    hashed = hashlib.sha256(str(reference.shape).encode())
-    hashed.update(reference.tobytes())
-    return hashed.hexdigest()
 
 
 def reference_arrays(reference: np.ndarray, storage: ReferenceStorage) -> dict[str, np.ndarray]:
@@ -67,6 +60,49 @@ def restore_reference(
         )
         raise InputError(msg)
     return reference
+
+
+def save_fitted(
+    directory: str | Path,
+    files: tuple[str, str],
+    state: dict,
+    arrays: Mapping[str, np.ndarray],
+    reference: np.ndarray,
+    storage: ReferenceStorage,
+) -> None:
+    """Write a fitted map or scorer: a JSON file and an ``.npz`` file (``files``) in ``directory``.
+
+    The JSON holds ``state`` plus the reference's size and digest, the ``.npz`` ``arrays`` plus
+    the reference itself when ``storage`` is ``"store"``.
+    """
+    stored = reference_arrays(reference, storage)
+    params_path, arrays_path = (Path(directory) / name for name in files)
+    described = {
+        "n_reference": len(reference),
+        "dim": int(reference.shape[1]),
+        "reference_sha256": digest(reference),
+    }
+    params_path.write_text(json.dumps(state | described, indent=2))
+    np.savez(arrays_path, **arrays, **stored)
+
+
+def read_fitted(
+    directory: str | Path, files: tuple[str, str], given: np.ndarray | None, *, what: str
+) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
+    """Read what :func:`save_fitted` wrote: its JSON state, its arrays and the checked reference.
+
+    ``given`` is the reference when it was stored elsewhere. Raises :class:`InputError` naming
+    ``what`` (e.g. ``"UMAP map"``) when a file is missing.
+    """
+    params_path, arrays_path = (Path(directory) / name for name in files)
+    if not params_path.is_file() or not arrays_path.is_file():
+        msg = f"{directory}: no fitted {what} ({files[0]} and {files[1]})"
+        raise InputError(msg)
+    state = json.loads(params_path.read_text())
+    with np.load(arrays_path, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files if name != "reference"}
+        reference = restore_reference(stored, state, given, arrays_path)
+    return state, arrays, reference
 
 
 def reference_index(neighbours: VectorIndex | None, reference: np.ndarray) -> VectorIndex:

@@ -22,7 +22,6 @@ umap compiles its numba functions on the first fit or transform in each process 
 
 from __future__ import annotations
 
-import json
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -32,17 +31,12 @@ import scipy.sparse
 from sklearn.utils import check_random_state
 
 from engine.errors import InputError, InvalidValueError
-from engine.index.reference import (
-    ReferenceStorage,
-    digest,
-    reference_arrays,
-    reference_index,
-    restore_reference,
-)
-from engine.index.vectors import VectorIndex, as_matrix
+from engine.index.reference import ReferenceStorage, read_fitted, reference_index, save_fitted
+from engine.vectors import VectorIndex, as_matrix
 
 PARAMS_FILE = "umap.json"
 ARRAYS_FILE = "umap.npz"
+_FILES = (PARAMS_FILE, ARRAYS_FILE)
 #: umap's spectral initialisation needs more points than output dimensions + 2
 MIN_POINTS = 5
 #: the largest cosine distance (opposite vectors), umap's disconnection distance for cosine
@@ -205,21 +199,16 @@ class UmapMap:
         catalogue keeps them in ``embeddings.parquet``, see :mod:`engine.index.reference`).
         """
         self._check_fitted()
-        directory = Path(directory)
-        arrays = {"embedding": self.embedding_} | reference_arrays(self.reference_, reference)
         state = {
             "metric": self.metric,
             "params": self._params(),
             "a": self.a_,
             "b": self.b_,
             "n_neighbors_used": self.n_neighbors_,
-            "n_reference": self.n_reference,
-            "dim": int(self.reference_.shape[1]),
-            "reference_sha256": digest(self.reference_),
             "umap_version": version("umap-learn"),
         }
-        (directory / PARAMS_FILE).write_text(json.dumps(state, indent=2))
-        np.savez(directory / ARRAYS_FILE, **arrays)
+        arrays = {"embedding": self.embedding_}
+        save_fitted(directory, _FILES, state, arrays, self.reference_, reference)
 
     @classmethod
     def load(
@@ -234,19 +223,13 @@ class UmapMap:
         ``neighbours`` is as in :meth:`fit`; ``reference`` is the training embeddings when
         they were saved with ``reference="external"``.
         """
-        directory = Path(directory)
-        params_path, arrays_path = directory / PARAMS_FILE, directory / ARRAYS_FILE
-        if not params_path.is_file() or not arrays_path.is_file():
-            msg = f"{directory}: no fitted UMAP map ({PARAMS_FILE} and {ARRAYS_FILE})"
-            raise InputError(msg)
-        state = json.loads(params_path.read_text())
+        state, arrays, fitted_on = read_fitted(directory, _FILES, reference, what="UMAP map")
         fitted = cls(**state["params"])
-        with np.load(arrays_path, allow_pickle=False) as arrays:
-            fitted.embedding_ = np.ascontiguousarray(arrays["embedding"], dtype=np.float32)
-            fitted.reference_ = restore_reference(arrays, state, reference, arrays_path)
+        fitted.embedding_ = np.ascontiguousarray(arrays["embedding"], dtype=np.float32)
+        fitted.reference_ = fitted_on
         if fitted.embedding_.shape != (state["n_reference"], 2):
             n = state["n_reference"]
-            msg = f"{arrays_path}: coordinates do not match {params_path} ({n} points)"
+            msg = f"{directory}: {ARRAYS_FILE} coordinates do not match {PARAMS_FILE} ({n} points)"
             raise InputError(msg)
         fitted.a_, fitted.b_ = float(state["a"]), float(state["b"])
         fitted.n_neighbors_ = int(state["n_neighbors_used"])

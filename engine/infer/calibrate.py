@@ -13,7 +13,6 @@ class is when the curve cannot tell, without giving up its rare classes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +21,19 @@ import polars as pl
 from engine.data.schema import read_table
 from engine.errors import ModelNotFoundError
 from engine.evaluation import TemperatureScaler, calibration_report, encode_labels
-from engine.infer.predictor import CALIBRATION_FILE, load_predictor
-from engine.models.checkpoint import read_extra
+from engine.infer.predictor import load_predictor
+from engine.models.checkpoint import TRAINING_FILE, read_run_config, write_calibration
 from engine.training.config import TrainConfig
 from engine.training.data import load_data
 from engine.training.surveys import survey_copies
 
 
 def _run_config(model_dir: Path) -> TrainConfig:
-    return TrainConfig.from_dict(read_extra(model_dir, "training.json")["config"])
+    stored = read_run_config(model_dir)
+    if stored is None:
+        msg = f"no training run config at {model_dir}: {TRAINING_FILE} is missing or holds none"
+        raise ModelNotFoundError(msg)
+    return TrainConfig.from_dict(stored)
 
 
 def trained_surveys(model_dir: Path) -> tuple[str, ...]:
@@ -45,11 +48,10 @@ def training_class_prior(model_dir: Path, classes: list[str]) -> np.ndarray | No
     Each class counts at least once, so a class the run never saw gets a small, finite prior.
     None for a model that does not record its training run.
     """
-    try:
-        config = _run_config(model_dir)
-    except ModelNotFoundError:
+    stored = read_run_config(model_dir)
+    if stored is None:
         return None
-    labels = load_data(config).train.labels
+    labels = load_data(TrainConfig.from_dict(stored)).train.labels
     return np.maximum(np.bincount(labels, minlength=len(classes)), 1).astype(np.float64)
 
 
@@ -88,10 +90,5 @@ def calibrate_model(
     prior = training_class_prior(model_dir, predictor.classes) if class_prior else None
     scaler = TemperatureScaler(prior_weight_by="macro_f1").fit(logits, y, class_prior=prior)
     report = calibration_report(logits, y, scaler)
-    stored = {
-        "temperature_scaler": scaler.to_dict(),
-        "n_objects": table.height,
-        "surveys": list(surveys),
-    }
-    (model_dir / CALIBRATION_FILE).write_text(json.dumps(stored, indent=1))
+    write_calibration(model_dir, scaler.to_dict(), n_objects=table.height, surveys=surveys)
     return report

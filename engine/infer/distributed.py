@@ -4,9 +4,9 @@ Two kinds of input:
 
 - a folder of canonical Parquet files (``**/*.parquet``, e.g. the shards of a survey): one task
   per file, each streamed through the fast path (:mod:`engine.infer.streaming`), one output
-  file per input file under the same relative path (:func:`score_partitioned`,
-  :func:`embed_partitioned`, and any per-file function with :func:`run_partitioned`, e.g. a
-  catalogue's embedding step in :mod:`engine.index.forward`);
+  file per input file under the same relative path (:func:`score_partitioned`, and any
+  per-file function with :func:`run_partitioned`: ``embed_parquet`` of
+  :mod:`engine.infer.streaming`, or a catalogue's embedding step in :mod:`engine.index.forward`);
 - an LSDB/HATS catalogue whose light curves are a nested column (the Rubin community's format;
   needs ``pip install lsdb``): each HEALPix partition is flattened to observations, read and
   cleaned with the same options as a file (:func:`engine.data.load.load_frame`) and scored;
@@ -30,7 +30,6 @@ machine with ``InferenceSettings(threads=<cores>)``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -50,11 +49,9 @@ from engine.infer.embedders import Embedder, load_embedder
 from engine.infer.predictor import Predictor, load_predictor
 from engine.infer.streaming import (
     DEFAULT_ROWS_PER_CHUNK,
-    embed_parquet,
     partition_files,
     score_parquet,
 )
-from engine.models.checkpoint import CONFIG_FILE
 from engine.models.registry import find_model
 
 Task = Literal["score", "embed"]
@@ -218,28 +215,6 @@ def score_partitioned(
     )  # fmt: skip
 
 
-def embed_partitioned(
-    input_dir: str | Path,
-    out_dir: str | Path,
-    model: str | Path = "atcat-plasticc",
-    *,
-    client: Client | str | None = None,
-    settings: InferenceSettings | None = None,
-    models_dir: Path | None = None,
-    rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
-) -> pl.DataFrame:
-    """Embed every canonical Parquet file under ``input_dir`` (a catalogue's embedding step).
-
-    Works for every model family (see :mod:`engine.infer.embedders`). Each output file holds
-    ``object_id, embedding`` (see :func:`engine.infer.streaming.embedding_frame`); as
-    :func:`score_partitioned` otherwise.
-    """
-    return run_partitioned(
-        embed_parquet, input_dir, out_dir, model, task="embed", client=client,
-        settings=settings, models_dir=models_dir, rows_per_chunk=rows_per_chunk,
-    )  # fmt: skip
-
-
 # -- LSDB / HATS catalogues ------------------------------------------------------------------
 def is_hats_catalog(path: str | Path) -> bool:
     """Whether ``path`` is a HATS catalogue or collection (it has a properties file)."""
@@ -253,13 +228,13 @@ def _prediction_schema(model: str | Path, models_dir: Path | None) -> pl.Schema:
     Fixed so every partition writes the same types: the domain columns are there when the
     model directory holds a domain reference.
     """
-    path = find_model(model, models_dir).path
-    classes = list(json.loads((path / CONFIG_FILE).read_text()).get("class_names", []))
+    info = find_model(model, models_dir)
+    classes = info.classes
     if not classes:
         msg = f"model {model!r} has no classes; score needs a classifier"
         raise InputError(msg)
     floats = {name: pl.Float32 for name in ("confidence", "unsure", *(f"p_{c}" for c in classes))}
-    domain = DOMAIN_SCHEMA if has_domain_reference(path) else {}
+    domain = DOMAIN_SCHEMA if has_domain_reference(info.path) else {}
     return pl.Schema({"object_id": pl.String, "pred_class": pl.String, **floats, **domain})
 
 

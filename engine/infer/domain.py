@@ -24,7 +24,6 @@ held-out distances, the input limits, the settings and how the reference was bui
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,6 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from engine.errors import InputError, InvalidValueError
-from engine.index.reference import digest
-from engine.index.vectors import VectorIndex, as_matrix
 from engine.infer.domain_checks import (
     LIMIT_FACTOR,
     LIMIT_QUANTILE,
@@ -45,7 +42,8 @@ from engine.infer.domain_checks import (
     InputLimits,
     fit_input_limits,
 )
-from engine.models.checkpoint import DOMAIN_FILE, DOMAIN_VECTORS_FILE
+from engine.models.checkpoint import DOMAIN_FILE, DOMAIN_VECTORS_FILE, read_extra, write_extra
+from engine.vectors import VectorIndex, as_matrix, digest
 
 #: columns :meth:`DomainReference.assess` adds to predictions, after ``object_id``
 DOMAIN_SCHEMA = pl.Schema(
@@ -208,7 +206,7 @@ class DomainReference(BaseEstimator):
             "held_out_distances": self.held_out_distances_.tolist(),
             "provenance": provenance or {},
         }
-        (directory / DOMAIN_FILE).write_text(json.dumps(state, indent=1))
+        write_extra(directory, DOMAIN_FILE, state, indent=1)
         return directory
 
     @classmethod
@@ -222,7 +220,7 @@ class DomainReference(BaseEstimator):
                 "build one with 'catscope domain-reference'"
             )
             raise InputError(msg)
-        state = json.loads(json_path.read_text())
+        state = read_extra(directory, DOMAIN_FILE)
         params = state["params"]
         reference = cls(**{**params, "wavelength_margin": tuple(params["wavelength_margin"])})
         unit = load_file(str(vectors_path))[_VECTORS_KEY].astype(np.float32)

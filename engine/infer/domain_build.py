@@ -24,7 +24,7 @@ from engine.data.schema import read_table
 from engine.infer.batches import InferenceSettings
 from engine.infer.domain import DomainReference
 from engine.infer.embedders import load_embedder
-from engine.models.checkpoint import read_extra
+from engine.models.checkpoint import read_run_config
 from engine.models.registry import ModelInfo, find_model
 from engine.training.config import DataConfig, TrainConfig
 from engine.training.data import load_data
@@ -34,7 +34,6 @@ HELD_OUT_FRACTION = 0.1
 HELD_OUT_SEED = 0
 #: redshift augmentation is covered up to this many sigma above z = 0
 REDSHIFT_SIGMAS = 3.0
-TRAINING_FILE = "training.json"
 
 #: turns a canonical table into further reference objects (e.g. survey-degraded copies)
 ExtraReference = Callable[[pl.DataFrame], pl.DataFrame]
@@ -103,9 +102,7 @@ def build_domain_reference(
 
 def _run_config(model_dir: Path, data_path: Path, folds_path: Path) -> TrainConfig | None:
     """Return the run config of ``training.json`` reading the given data; ``None`` if absent."""
-    if not (model_dir / TRAINING_FILE).is_file():
-        return None
-    stored = read_extra(model_dir, TRAINING_FILE).get("config")
+    stored = read_run_config(model_dir)
     if stored is None:
         return None
     config = TrainConfig.from_dict(stored)

@@ -13,7 +13,6 @@ also say how unlike the training set each object is (``domain_score``, ``in_doma
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,11 +31,15 @@ from engine.infer.compile import compiled
 from engine.infer.domain import DomainReference, has_domain_reference
 from engine.models.atcat.model import ATCAT, next_point_queries
 from engine.models.atcat.mog import unsquash
-from engine.models.checkpoint import load_model
+from engine.models.checkpoint import (
+    METADATA_SCALER_FILE,
+    load_model,
+    read_calibration,
+    read_optional_extra,
+)
 from engine.models.registry import ModelInfo, find_model
 from engine.training.metadata import MetadataScaler
 
-CALIBRATION_FILE = "calibration.json"
 QUANTILE_LEVELS = (0.025, 0.16, 0.5, 0.84, 0.975)
 
 
@@ -415,24 +418,14 @@ def load_predictor(
     info = find_model(name_or_path, models_dir)
     settings = settings or InferenceSettings()
     model = load_model(info.path, device=settings.torch_device)
-    calibration_path = info.path / CALIBRATION_FILE
-    calibration = (
-        TemperatureScaler.from_dict(json.loads(calibration_path.read_text())["temperature_scaler"])
-        if calibration_path.exists()
-        else None
-    )
-    scaler_path = info.path / "metadata_scaler.json"
-    scaler = (
-        MetadataScaler.from_dict(json.loads(scaler_path.read_text()))
-        if scaler_path.exists()
-        else None
-    )
+    calibration = read_calibration(info.path)
+    scaler = read_optional_extra(info.path, METADATA_SCALER_FILE)
     domain = DomainReference.load(info.path) if has_domain_reference(info.path) else None
     return Predictor(
         info,
         model,
-        calibration=calibration,
-        metadata_scaler=scaler,
+        calibration=None if calibration is None else TemperatureScaler.from_dict(calibration),
+        metadata_scaler=None if scaler is None else MetadataScaler.from_dict(scaler),
         settings=settings,
         domain=domain,
     )

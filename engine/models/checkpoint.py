@@ -4,14 +4,16 @@ A model directory holds ``config.json`` (the model config plus the checkpoint ke
 and ``"description"``),
 ``model.safetensors`` (the state dict) and any extra JSON files the caller adds (training run,
 metrics, class mapping). :func:`load_model` rebuilds the model from the stored config, never
-from defaults. Families register in :data:`MODEL_FAMILIES` (family -> (config class, model
-class)); a config class needs ``to_dict``/``from_dict`` and a model class a ``family`` attribute
-and a ``config`` attribute.
+from defaults. Every file of a model directory is named here once (the ``*_FILE`` constants)
+and read or written through this module. Families register in :data:`MODEL_FAMILIES` (family
+-> (config class, model class)); a config class needs ``to_dict``/``from_dict`` and a model
+class a ``family`` attribute and a ``config`` attribute.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from engine.errors import ModelNotFoundError
+from engine.errors import InputError, ModelNotFoundError
 from engine.models.astraclr import AstraCLR, AstraCLRConfig
 from engine.models.astromer2 import Astromer2, Astromer2Config
 from engine.models.atcat import ATCAT, ATCATConfig
@@ -37,6 +39,16 @@ WEIGHTS_FILE = "model.safetensors"
 #: the held-out distances, input limits and provenance
 DOMAIN_VECTORS_FILE = "domain.safetensors"
 DOMAIN_FILE = "domain.json"
+#: the training run's class list, in code order
+CLASSES_FILE = "classes.json"
+#: the training run: its config (``"config"``), steps and losses
+TRAINING_FILE = "training.json"
+#: the metadata scaler fitted on the training objects (models that read metadata)
+METADATA_SCALER_FILE = "metadata_scaler.json"
+#: the temperature calibration (:mod:`engine.infer.calibrate`)
+CALIBRATION_FILE = "calibration.json"
+#: evaluation results, as written by ``catscope evaluate --out`` into the model directory
+METRICS_FILE = "metrics.json"
 CHECKPOINT_KEYS = ("family", "description")
 """Keys of ``config.json`` that describe the checkpoint rather than configure the model."""
 
@@ -76,14 +88,16 @@ def save_model(
     """
     directory = Path(path)
     family = _family_of(model)
-    extra_paths = {_extra_path(directory, name): content for name, content in (extra or {}).items()}
+    extra = extra or {}
+    for name in extra:  # every name checked before anything is written
+        _extra_path(directory, name)
     directory.mkdir(parents=True, exist_ok=True)
     config = {"family": family, "description": description, **model.config.to_dict()}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / WEIGHTS_FILE), metadata={"family": family})
-    for file, content in extra_paths.items():
-        file.write_text(json.dumps(content, indent=2))
+    for name, content in extra.items():
+        write_extra(directory, name, content)
     return directory
 
 
@@ -97,7 +111,7 @@ def _require(file: Path) -> Path:
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model stored in directory ``path`` on ``device``, in eval mode."""
     directory = Path(path)
-    stored = json.loads(_require(directory / CONFIG_FILE).read_text())
+    stored = read_config(directory)
     family = stored.get("family")
     if family not in MODEL_FAMILIES:
         msg = (
@@ -113,7 +127,60 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     return model.to(device).eval()
 
 
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Read the stored ``config.json`` of the model in ``path``: config and checkpoint keys."""
+    return json.loads(_require(Path(path) / CONFIG_FILE).read_text())
+
+
+def class_names(path: str | Path) -> list[str]:
+    """Return the classes the model in ``path`` predicts, in code order (empty: none)."""
+    return list(read_config(path).get("class_names", []))
+
+
 def read_extra(path: str | Path, name: str) -> Any:
     """Content of the extra JSON file ``name`` saved with the model in ``path``."""
     directory = Path(path)
     return json.loads(_require(_extra_path(directory, name)).read_text())
+
+
+def read_optional_extra(path: str | Path, name: str) -> Any | None:
+    """Content of the extra JSON file ``name`` of the model in ``path``; ``None`` if absent."""
+    file = _extra_path(Path(path), name)
+    return json.loads(file.read_text()) if file.is_file() else None
+
+
+def write_extra(path: str | Path, name: str, content: Any, *, indent: int = 2) -> Path:
+    """Write ``content`` as the extra JSON file ``name`` of the model in ``path``; return it."""
+    file = _extra_path(Path(path), name)
+    file.write_text(json.dumps(content, indent=indent))
+    return file
+
+
+def read_run_config(path: str | Path) -> dict[str, Any] | None:
+    """Read the training run config stored with the model in ``path``; ``None`` if none."""
+    run = read_optional_extra(path, TRAINING_FILE)
+    return None if run is None else run.get("config")
+
+
+def write_calibration(
+    path: str | Path, scaler: dict[str, Any], *, n_objects: int, surveys: Sequence[str]
+) -> Path:
+    """Store a fitted temperature scaler (its ``to_dict``) and what it was fitted on."""
+    stored = {"temperature_scaler": scaler, "n_objects": n_objects, "surveys": list(surveys)}
+    return write_extra(path, CALIBRATION_FILE, stored, indent=1)
+
+
+def read_calibration(path: str | Path) -> dict[str, Any] | None:
+    """Read the stored temperature scaler (its ``to_dict``) of model ``path``; ``None`` if none."""
+    stored = read_optional_extra(path, CALIBRATION_FILE)
+    return None if stored is None else stored["temperature_scaler"]
+
+
+def read_metrics(path: str | Path) -> dict[str, Any] | None:
+    """Read the evaluation metrics stored with the model in ``path``; ``None`` if none."""
+    file = Path(path) / METRICS_FILE
+    try:
+        return read_optional_extra(path, METRICS_FILE)
+    except (OSError, json.JSONDecodeError) as exc:
+        msg = f"{file}: cannot read the model metrics ({exc})"
+        raise InputError(msg) from exc

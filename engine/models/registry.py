@@ -1,16 +1,17 @@
 """Which models are available and what each can do.
 
-A model is a directory holding ``config.json`` (with a ``family`` key) and ``model.safetensors``.
+A model is a directory holding ``config.json`` (with a ``family`` key) and ``model.safetensors``
+(:mod:`engine.models.checkpoint`).
 Shipped models live in ``assets/models/``; any other directory can be passed by path.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ModelNotFoundError
+from engine.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_config
 
 #: the repository's shipped models
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
@@ -35,14 +36,21 @@ class ModelInfo:
     path: Path
     capabilities: frozenset[str]
     description: str = ""
+    #: the classes it predicts, in code order (empty for a model trained without labels)
+    classes: tuple[str, ...] = ()
 
     def can(self, capability: str) -> bool:
         """Tell whether the model supports ``capability`` (e.g. ``"classify"``)."""
         return capability in self.capabilities
 
+    @property
+    def classifies(self) -> bool:
+        """Whether the model classifies: its family can, and it was trained with classes."""
+        return self.can("classify") and bool(self.classes)
+
 
 def _info(path: Path) -> ModelInfo:
-    config = json.loads((path / "config.json").read_text())
+    config = read_config(path)
     family = config.get("family", "")
     return ModelInfo(
         name=path.name,
@@ -50,6 +58,7 @@ def _info(path: Path) -> ModelInfo:
         path=path,
         capabilities=CAPABILITIES.get(family, frozenset()),
         description=config.get("description", ""),
+        classes=tuple(config.get("class_names", ())),
     )
 
 
@@ -59,7 +68,7 @@ def available_models(models_dir: Path | None = None) -> list[ModelInfo]:
     if not root.is_dir():
         return []
     found = sorted(
-        p.parent for p in root.glob("*/config.json") if (p.parent / "model.safetensors").exists()
+        p.parent for p in root.glob(f"*/{CONFIG_FILE}") if (p.parent / WEIGHTS_FILE).exists()
     )
     return [_info(p) for p in found]
 
@@ -67,7 +76,7 @@ def available_models(models_dir: Path | None = None) -> list[ModelInfo]:
 def find_model(name_or_path: str | Path, models_dir: Path | None = None) -> ModelInfo:
     """Find a model by shipped name (``atcat-plasticc``) or by directory path."""
     path = Path(name_or_path)
-    if (path / "config.json").is_file():
+    if (path / CONFIG_FILE).is_file():
         return _info(path)
     models = available_models(models_dir)
     for info in models:

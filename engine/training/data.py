@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from sklearn.model_selection import train_test_split
 
+from engine.data.folds import read_folds
 from engine.data.packed import PackedLightCurves
 from engine.data.schema import LABEL_COLUMN, read_table
 from engine.errors import InputError, MissingColumnError
@@ -97,13 +98,7 @@ def survey_validation(validation: Split, config: TrainConfig) -> Split:
 def _read_training_folds(config: TrainConfig) -> pl.DataFrame:
     data = config.data
     table = read_table(data.path)
-    try:
-        folds = pl.read_parquet(data.folds_path, columns=["object_id", "fold"])
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        msg = f"{data.folds_path}: cannot read as an object_id -> fold Parquet table ({exc})"
-        raise InputError(msg) from exc
-    folds = folds.with_columns(pl.col("object_id").cast(pl.String), pl.col("fold").cast(pl.Int64))
-    frame = table.join(folds, on="object_id", how="inner")
+    frame = table.join(read_folds(data.folds_path), on="object_id", how="inner")
     frame = frame.filter(pl.col("fold").is_in(list(data.train_folds))).drop("fold")
     if frame.is_empty():
         msg = (

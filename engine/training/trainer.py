@@ -30,7 +30,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from engine.errors import CatscopeError, InputError
-from engine.models.checkpoint import load_model, save_model
+from engine.models.checkpoint import (
+    CLASSES_FILE,
+    METADATA_SCALER_FILE,
+    TRAINING_FILE,
+    load_model,
+    save_model,
+)
 from engine.training.config import TrainConfig, load_config
 from engine.training.data import Split, TrainingData, load_data
 from engine.training.objectives.base import autocast
@@ -163,8 +169,8 @@ def _start(config: TrainConfig, data: TrainingData, device: torch.device, resume
 
 def _extras(data: TrainingData, state: RunState, config: TrainConfig, n_params: int) -> dict:
     extras = {
-        "classes.json": list(data.class_names),
-        "training.json": {
+        CLASSES_FILE: list(data.class_names),
+        TRAINING_FILE: {
             "config": config.to_dict(),
             "steps": state.step,
             "best_step": state.best_step,
@@ -177,7 +183,7 @@ def _extras(data: TrainingData, state: RunState, config: TrainConfig, n_params: 
         },
     }
     if data.scaler is not None:
-        extras["metadata_scaler.json"] = data.scaler.to_dict()
+        extras[METADATA_SCALER_FILE] = data.scaler.to_dict()
     return extras
 
 

@@ -18,6 +18,7 @@ import pytest
 from app.state import AppState
 from engine.catalog import Catalog
 from engine.labels import LabelStore
+from engine.models.checkpoint import METRICS_FILE
 from engine.models.registry import ModelInfo, available_models
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "plasticc_fold0_sample.parquet"
@@ -100,7 +101,7 @@ def models_dir(tmp_path_factory, small_catalog) -> Path:
     folder = tmp_path_factory.mktemp("models")
     path = save_model(ATCAT(config), folder / "tiny-atcat", description="random weights, for tests")
     metrics = evaluate_predictor(load_predictor(path), small_catalog.table)
-    (path / "metrics.json").write_text(json.dumps(metrics))
+    (path / METRICS_FILE).write_text(json.dumps(metrics))
     return folder
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from app.main import create_app
 from app.screenshots import DRAW_TIMEOUT_MS, SHOTS, wait_until_drawn
+from engine.catalog import OBJECTS_FILE
 from engine.data.schema import write_table
 from engine.labels import LabelStore
 from tests.app.conftest import PERIODIC_ID
@@ -38,7 +39,7 @@ def served_map(serve_panel, small_catalog, models_dir, tmp_path_factory):
     from engine.models.registry import available_models
 
     folder = tmp_path_factory.mktemp("mapped")
-    write_table(small_catalog.table, folder / "objects.parquet")
+    write_table(small_catalog.table, folder / OBJECTS_FILE)
     model = folder / available_models(models_dir)[0].name
     model.mkdir()
     ids = small_catalog.table["object_id"]

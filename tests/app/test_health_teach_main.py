@@ -15,6 +15,7 @@ from app.main import create_app
 from app.state import NO_MODEL, PAGES, AppState
 from app.teach import TeachView
 from app.teach_text import CLASS_TEXT, GENERIC_TEXT, describe_class
+from engine.models.checkpoint import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE
 from engine.models.registry import available_models
 
 
@@ -45,16 +46,16 @@ def test_health_without_model_or_metrics(bare_state, state, models_dir, tmp_path
     info = available_models(models_dir)[0]
     bare = tmp_path / "no-metrics"
     bare.mkdir()
-    for name in ("config.json", "model.safetensors"):
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
         (bare / name).write_bytes((info.path / name).read_bytes())
     other = AppState(
         catalog=state.catalog, labels=state.labels, models=available_models(tmp_path), page="health"
     )
-    assert "ships no metrics.json" in _alert(HealthView(state=other)._view())
-    (bare / "metrics.json").write_text("{not json")
+    assert f"ships no {METRICS_FILE}" in _alert(HealthView(state=other)._view())
+    (bare / METRICS_FILE).write_text("{not json")
     loaders.load_metrics.clear()
     assert "cannot read the model metrics" in _alert(HealthView(state=other)._view())
-    (bare / "metrics.json").write_text(json.dumps({"n_objects": 3}))
+    (bare / METRICS_FILE).write_text(json.dumps({"n_objects": 3}))
     loaders.load_metrics.clear()
     assert "none of the figures" in _alert(HealthView(state=other)._view())
 

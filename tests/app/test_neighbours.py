@@ -17,7 +17,7 @@ from app.vetting import VettingView, down_weight
 from engine.catalog import OBJECTS_FILE, Catalog, ModelProducts
 from engine.data.schema import write_table
 from engine.index.catalog_build import EMBEDDINGS_FILE, INDEX_FILE, MANIFEST_FILE
-from engine.index.vectors import VectorIndex
+from engine.vectors import VectorIndex
 from tests.app.conftest import shown
 
 MODEL = "tiny-atcat"  # the name of the test model, so the session's model has an index

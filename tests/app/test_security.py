@@ -20,6 +20,7 @@ import pytest
 
 from app.main import create_app
 from app.screenshots import DRAW_TIMEOUT_MS, INSPECTOR_TABS, SHOTS, wait_until_drawn
+from engine.catalog import OBJECTS_FILE
 from engine.data.schema import write_table
 from engine.labels import LabelStore
 from engine.text import printable
@@ -58,7 +59,7 @@ def hostile(small_catalog, models_dir, tmp_path_factory):
         object_id=pl.Series(PAYLOADS), label=pl.Series(PAYLOADS[1:] + PAYLOADS[:1])
     )
     folder = tmp_path_factory.mktemp("hostile")
-    write_table(table, folder / "objects.parquet")
+    write_table(table, folder / OBJECTS_FILE)
     model = folder / available_models(models_dir)[0].name
     model.mkdir()
     position = np.arange(n)

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from app.upload import MAX_UPLOAD_BYTES, UploadView
+from engine.catalog import OBJECTS_FILE
 from tests.app.conftest import run_handler, shown
 
 GOOD = b"""object_id,mjd,band,flux,flux_err
@@ -209,7 +210,7 @@ def test_uploads_to_an_indexed_catalogue_are_placed_on_its_map(state, models_dir
         state.catalog.table, tmp_path / "cat", [str(model.path)], progress=False, threads=1
     )
     state.catalog = Catalog.load(folder)
-    stored = (folder / "objects.parquet").read_bytes()
+    stored = (folder / OBJECTS_FILE).read_bytes()
     view = UploadView(state=state, catalog_dir=str(folder))
     view.upload("mine.csv", GOOD)
     kind, text = _status(view)
@@ -218,4 +219,4 @@ def test_uploads_to_an_indexed_catalogue_are_placed_on_its_map(state, models_dir
     for frame in (products.umap, products.anomaly, products.predictions):
         assert frame["object_id"].to_list()[-2:] == ["new1", "new2"]
     assert np.isfinite(products.umap.tail(2).select("x", "y").to_numpy()).all()
-    assert (folder / "objects.parquet").read_bytes() == stored  # the session's, not the folder's
+    assert (folder / OBJECTS_FILE).read_bytes() == stored  # the session's, not the folder's

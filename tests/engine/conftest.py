@@ -1,9 +1,11 @@
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 import torch
 
+from engine.data.plasticc import FOLDS_NAME, TABLE_NAME
 from engine.data.readers.plasticc import CLASS_NAMES
 from engine.data.schema import read_table
 from engine.infer import load_predictor
@@ -18,6 +20,23 @@ from engine.models.rtf import RTF, RTFConfig
 #: size of the tiny untrained models of the other families
 SMALL = {"d_model": 16, "n_layers": 1, "n_heads": 2, "head_dim": 8}
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "plasticc_fold0_sample.parquet"
+
+
+def as_plasticc_dir(table: pl.DataFrame, directory: Path) -> Path:
+    """Write ``table`` and folds 0-4 (in turn) into ``directory`` as ``catscope data`` would."""
+    table.write_parquet(directory / TABLE_NAME)
+    folds = table.select("object_id", (pl.int_range(pl.len()) % 5).alias("fold"))
+    folds.write_parquet(directory / FOLDS_NAME)
+    return directory
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and the CPU is shared with other jobs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,10 @@ from pathlib import Path
 import polars as pl
 from typer.testing import CliRunner
 
+from engine.catalog import OBJECTS_FILE
 from engine.cli import app
 from engine.data.schema import read_table
+from tests.engine.conftest import as_plasticc_dir
 
 FIXTURES = Path(__file__).parent / "data" / "fixtures"
 runner = CliRunner()
@@ -91,7 +93,7 @@ def test_index_a_folder_of_shards_then_add_objects(tmp_path, model_dir, sample_t
     result = runner.invoke(app, ["index", str(shards), "--out", str(out), *model])
     assert result.exit_code == 0, result.output
     assert "catalogue of 24 objects" in result.output
-    assert read_table(out / "objects.parquet")["object_id"].to_list() == (
+    assert read_table(out / OBJECTS_FILE)["object_id"].to_list() == (
         sample_table.head(24)["object_id"].to_list()
     )
     new = tmp_path / "new.parquet"
@@ -122,10 +124,7 @@ def test_neighbours_and_anomalies_on_the_shipped_catalogue():
 def test_embedding_and_anomaly_benchmarks_print_their_tables(
     tmp_path, model_dir, family_dirs, sample_table
 ):
-    table = sample_table.head(200)
-    table.write_parquet(tmp_path / "plasticc.parquet")
-    folds = table.select("object_id", (pl.int_range(pl.len()) % 5).alias("fold"))
-    folds.write_parquet(tmp_path / "folds.parquet")
+    as_plasticc_dir(sample_table.head(200), tmp_path)
     models = ["--models", str(model_dir), "--models", family_dirs["tiny-rtf"]]
     out = tmp_path / "embeddings.parquet"
     result = runner.invoke(
@@ -203,7 +202,7 @@ def test_a_messy_file_ingests_scores_and_indexes_with_a_report(tmp_path, model_d
     catalog = tmp_path / "catalog"
     result = runner.invoke(app, ["index", str(messy), "-o", str(catalog), "-m", str(model_dir)])
     assert result.exit_code == 0, result.output
-    assert read_table(catalog / "objects.parquet").height == read_table(out).height
+    assert read_table(catalog / OBJECTS_FILE).height == read_table(out).height
 
     result = runner.invoke(app, ["ingest", str(messy), "-o", str(out), "--strict"])
     assert result.exit_code == 2

@@ -10,6 +10,7 @@ import pytest
 
 from engine.data.assemble import assemble
 from engine.data.packed import PackedLightCurves
+from engine.data.plasticc import FOLDS_NAME, TABLE_NAME
 from engine.data.schema import write_table
 
 BANDS = ("u", "g", "r", "i", "z", "y")
@@ -68,15 +69,15 @@ def toy_files(tmp_path_factory) -> tuple[Path, Path]:
     kinds = ["flat", "burst"] * 40
     table = make_table(kinds, [60] * len(kinds), seed=1)
     directory = tmp_path_factory.mktemp("toy")
-    write_table(table, directory / "plasticc.parquet")
+    write_table(table, directory / TABLE_NAME)
     folds = pl.DataFrame(
         {
             "object_id": table["object_id"],
             "fold": (np.arange(table.height) // 2 % 5).astype(np.int8),
         }
     )
-    folds.write_parquet(directory / "folds.parquet")
-    return directory / "plasticc.parquet", directory / "folds.parquet"
+    folds.write_parquet(directory / FOLDS_NAME)
+    return directory / TABLE_NAME, directory / FOLDS_NAME
 
 
 @pytest.fixture

@@ -1,29 +1,17 @@
-"""Embedders of every family, the linear and k-NN probes, and the embedding benchmark table."""
+"""Embedders of every family, and the linear and k-NN probes."""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 import pytest
-import torch
 
 from engine.errors import InputError, ModelNotFoundError
-from engine.evaluation.embeddings import (
-    benchmark_markdown,
-    embedding_benchmark,
-    knn_accuracy,
-    linear_probe_f1,
-)
+from engine.evaluation.embeddings import knn_accuracy, linear_probe_f1
 from engine.infer import InferenceSettings, Predictor
 from engine.infer.embedders import ModelEmbedder, RTFEmbedder, load_embedder
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -93,28 +81,3 @@ def test_probes_separate_easy_classes_and_not_random_ones():
         knn_accuracy(train_x, train_y, test_x, test_y, k=1000)
     with pytest.raises(InputError, match="one width"):
         linear_probe_f1(train_x, train_y, test_x[:, :3], test_y)
-
-
-def test_benchmark_table_and_markdown(family_dirs, model_dir, sample_table, tmp_path):
-    table = sample_table.head(100)
-    table_path = tmp_path / "table.parquet"
-    table.write_parquet(table_path)
-    folds_path = tmp_path / "folds.parquet"
-    pl.DataFrame({"object_id": table["object_id"], "fold": np.arange(100) % 5}).write_parquet(
-        folds_path
-    )
-    models = [model_dir, family_dirs["tiny-astromer2"], family_dirs["tiny-rtf"]]
-    results = embedding_benchmark(models, table_path, folds_path, threads=1)
-    assert results["model"].to_list() == ["tiny-atcat", "tiny-astromer2", "tiny-rtf"]
-    assert results["family"].to_list() == ["atcat", "astromer2", "rtf"]
-    assert results["dim"].to_list() == [32, 32, 8]
-    assert results["n_test"].to_list() == [20] * 3 and results["n_train"].to_list() == [80] * 3
-    for column in ("linear_probe_macro_f1", "knn_accuracy"):
-        assert results[column].is_between(0.0, 1.0).all()
-    text = benchmark_markdown(results)
-    assert text.startswith("| model | family | dim | linear-probe macro F1 |")
-    assert text.count("\n") == 5 and "| tiny-rtf | rtf | 8 |" in text
-    with pytest.raises(InputError, match="fold 0"):
-        only_train = tmp_path / "folds1.parquet"
-        pl.DataFrame({"object_id": table["object_id"], "fold": [1] * 100}).write_parquet(only_train)
-        embedding_benchmark(models, table_path, only_train)

@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 
 from engine.errors import InputError, InvalidValueError
 from engine.index.anomaly import SCORERS, AnomalyScorers
-from engine.index.vectors import VectorIndex
+from engine.vectors import VectorIndex
 
 
 @pytest.fixture(scope="module")

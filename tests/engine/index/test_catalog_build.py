@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -10,10 +9,19 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from engine.catalog import Catalog, UnknownObjectError
+from engine.catalog import (
+    ANOMALY_FILE,
+    PREDICTIONS_FILE,
+    UMAP_FILE,
+    Catalog,
+    UnknownObjectError,
+)
 from engine.errors import InputError, InvalidValueError, ModelNotFoundError
+from engine.index import anomaly, umap_map
 from engine.index.anomaly import SCORERS
 from engine.index.catalog_build import (
+    EMBEDDINGS_FILE,
+    INDEX_FILE,
     add_to_catalog,
     build_catalog,
     load_index,
@@ -23,8 +31,8 @@ from engine.index.catalog_build import (
     read_manifest,
     top_anomalies,
 )
-from engine.index.vectors import VectorIndex
 from engine.infer import Predictor
+from engine.vectors import VectorIndex
 
 N_BUILT = 120
 MODEL = "tiny-atcat"
@@ -49,22 +57,22 @@ def uploads(sample_table):
 
 
 def embeddings_of(catalog_dir) -> tuple[np.ndarray, np.ndarray]:
-    frame = pl.read_parquet(catalog_dir / MODEL / "embeddings.parquet")
+    frame = pl.read_parquet(catalog_dir / MODEL / EMBEDDINGS_FILE)
     return frame["object_id"].to_numpy(), frame["embedding"].to_numpy()
 
 
 def test_build_writes_the_layout_that_catalog_loads(built, predictor, sample_table):
     folder = built / MODEL
     for name in (
-        "predictions.parquet",
-        "umap.parquet",
-        "anomaly.parquet",
-        "embeddings.parquet",
-        "faiss.index",
-        "umap.json",
-        "umap.npz",
-        "anomaly_model.json",
-        "anomaly_model.npz",
+        PREDICTIONS_FILE,
+        UMAP_FILE,
+        ANOMALY_FILE,
+        EMBEDDINGS_FILE,
+        INDEX_FILE,
+        umap_map.PARAMS_FILE,
+        umap_map.ARRAYS_FILE,
+        anomaly.PARAMS_FILE,
+        anomaly.ARRAYS_FILE,
     ):
         assert (folder / name).is_file(), name
     manifest = read_manifest(built)
@@ -112,7 +120,7 @@ def test_neighbours_of_a_new_vector_include_its_twin(built):
 
 
 def test_top_anomalies_rank_by_each_scorer(built):
-    scores = pl.read_parquet(built / MODEL / "anomaly.parquet")
+    scores = pl.read_parquet(built / MODEL / ANOMALY_FILE)
     for scorer in SCORERS:
         top = top_anomalies(built, n=10, scorer=scorer)
         assert top.columns == ["rank", "object_id", "score", "label", "pred_class"]
@@ -162,7 +170,7 @@ def test_uploads_are_placed_without_refitting(built, writable, uploads):
     assert products.predictions.height == N_BUILT + 15
     ids, vectors = embeddings_of(writable)
     assert ids.tolist()[N_BUILT:] == uploads["object_id"].to_list()
-    index = VectorIndex.load(writable / MODEL / "faiss.index", object_ids=ids)
+    index = VectorIndex.load(writable / MODEL / INDEX_FILE, object_ids=ids)
     assert index.ntotal == N_BUILT + 15
     np.testing.assert_array_equal(
         index.search(vectors[N_BUILT:], 1).rows[:, 0], np.arange(N_BUILT, N_BUILT + 15)
@@ -192,9 +200,9 @@ def test_an_index_is_read_once_per_version_of_its_files(writable, uploads):
 def test_a_catalogue_object_placed_again_lands_near_its_position(built, sample_table):
     table = sample_table.head(30)
     placed = place_objects(built, table, threads=1)[MODEL]
-    stored = pl.read_parquet(built / MODEL / "umap.parquet").head(30)
+    stored = pl.read_parquet(built / MODEL / UMAP_FILE).head(30)
     xy, fitted = placed.umap.select("x", "y").to_numpy(), stored.select("x", "y").to_numpy()
-    extent = np.ptp(pl.read_parquet(built / MODEL / "umap.parquet").select("x", "y").to_numpy(), 0)
+    extent = np.ptp(pl.read_parquet(built / MODEL / UMAP_FILE).select("x", "y").to_numpy(), 0)
     assert np.median(np.linalg.norm(xy - fitted, axis=1)) < 0.05 * extent.max()
 
 
@@ -206,7 +214,7 @@ def test_model_supplied_scores_become_anomaly_columns(
 
     monkeypatch.setattr(Predictor, "anomaly_scores", anomaly_scores, raising=False)
     out = build_catalog(sample_table.head(40), tmp_path / "c", [str(model_dir)], progress=False)
-    scores = pl.read_parquet(out / MODEL / "anomaly.parquet")
+    scores = pl.read_parquet(out / MODEL / ANOMALY_FILE)
     assert scores.columns == ["object_id", *SCORERS, "n_points"]
     assert scores["n_points"].to_list() == sample_table.head(40)["time"].list.len().to_list()
     added = add_to_catalog(out, sample_table.slice(40, 3))[MODEL]
@@ -214,10 +222,7 @@ def test_model_supplied_scores_become_anomaly_columns(
         added.anomaly["n_points"].to_list()
         == sample_table.slice(40, 3)["time"].list.len().to_list()
     )
-    assert (
-        json.loads((out / "catalog.json").read_text())["models"][MODEL]["anomaly_scorers"][-1]
-        == "n_points"
-    )
+    assert read_manifest(out)["models"][MODEL]["anomaly_scorers"][-1] == "n_points"
 
 
 def test_a_failed_add_leaves_the_catalogue_unchanged(writable, uploads, monkeypatch):

@@ -7,8 +7,9 @@ import pytest
 
 from engine.errors import InputError
 from engine.index.anomaly import AnomalyScorers
-from engine.index.reference import digest, reference_arrays
+from engine.index.reference import reference_arrays
 from engine.index.umap_map import UmapMap
+from engine.vectors import digest
 
 
 def test_digest_depends_on_values_and_shape():

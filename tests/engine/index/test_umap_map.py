@@ -10,7 +10,7 @@ from sklearn.manifold import trustworthiness
 
 from engine.errors import InputError, InvalidValueError
 from engine.index.umap_map import UmapMap
-from engine.index.vectors import VectorIndex
+from engine.vectors import VectorIndex
 
 
 def neighbourhood_overlap(

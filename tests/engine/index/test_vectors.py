@@ -7,7 +7,7 @@ import pytest
 
 from engine.catalog import UnknownObjectError
 from engine.errors import InputError, InvalidValueError
-from engine.index.vectors import (
+from engine.vectors import (
     COMPRESSED_LIMIT,
     EXACT_LIMIT,
     VectorIndex,

@@ -1,4 +1,3 @@
-import json
 import shutil
 
 import numpy as np
@@ -6,7 +5,7 @@ import pytest
 
 from engine.infer import load_predictor
 from engine.infer.calibrate import calibrate_model
-from engine.infer.predictor import CALIBRATION_FILE
+from engine.models.checkpoint import CALIBRATION_FILE, read_extra
 
 
 def test_calibration_is_stored_and_used(tmp_path, model_dir, sample_table):
@@ -15,7 +14,7 @@ def test_calibration_is_stored_and_used(tmp_path, model_dir, sample_table):
     before = load_predictor(copy)
     assert before.temperature == 1.0
     report = calibrate_model(copy, sample_table.head(200))
-    stored = json.loads((copy / CALIBRATION_FILE).read_text())
+    stored = read_extra(copy, CALIBRATION_FILE)
     assert stored["n_objects"] == 200
     after = load_predictor(copy)
     assert after.temperature == pytest.approx(report["temperature"])
@@ -35,7 +34,7 @@ def test_calibration_can_include_survey_observed_copies(tmp_path, model_dir, sam
     shutil.copytree(model_dir, copy)
     table = sample_table.head(100)
     calibrate_model(copy, table, surveys=("lsst_gr_alerts",))
-    stored = json.loads((copy / CALIBRATION_FILE).read_text())
+    stored = read_extra(copy, CALIBRATION_FILE)
     assert stored["surveys"] == ["lsst_gr_alerts"]
     # every object once, plus those the alert profile still sees with >= 3 points
     assert table.height < stored["n_objects"] <= 2 * table.height

@@ -9,20 +9,22 @@ from polars.testing import assert_frame_equal
 
 distributed = pytest.importorskip("distributed")  # the "scale" extra
 
+from engine.catalog import ANOMALY_FILE, OBJECTS_FILE, PREDICTIONS_FILE  # noqa: E402
 from engine.data.load import ReadOptions, load_frame  # noqa: E402
 from engine.data.schema import POINT_COLUMNS, read_table, write_table  # noqa: E402
 from engine.errors import CatscopeError, InputError  # noqa: E402
-from engine.index.catalog_build import build_catalog  # noqa: E402
+from engine.index.catalog_build import EMBEDDINGS_FILE, build_catalog  # noqa: E402
 from engine.infer import InferenceSettings, load_predictor  # noqa: E402
 from engine.infer.distributed import (  # noqa: E402
-    embed_partitioned,
     is_hats_catalog,
     nested_to_table,
     predictor_on_workers,
+    run_partitioned,
     score_hats,
     score_partitioned,
     worker_predictor,
 )
+from engine.infer.streaming import embed_parquet  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The inplace keyword"),
@@ -71,11 +73,11 @@ def test_score_partitioned_matches_local_predict(
     assert_frame_equal(scored, predictor.predict(table), rel_tol=1e-4, abs_tol=1e-5)
 
 
-def test_embed_partitioned_matches_local_embed(
+def test_partitioned_embedding_matches_local_embed(
     client, predictor, model_dir, table, shards, tmp_path
 ):
     root, names = shards
-    embed_partitioned(root, tmp_path / "emb", model_dir, client=client, settings=FP32)
+    run_partitioned(embed_parquet, root, tmp_path / "emb", model_dir, client=client, settings=FP32)
     frame = pl.concat([pl.read_parquet(tmp_path / "emb" / n) for n in names])
     assert frame["object_id"].to_list() == table["object_id"].to_list()
     np.testing.assert_allclose(
@@ -133,9 +135,9 @@ def test_catalogue_built_on_dask_matches_the_local_build(
     local = build_catalog(table, tmp_path / "local", models, **options)
     dask = {"engine": "dask", "client": client}
     on_dask = build_catalog(root, tmp_path / "dask", models, **dask, **options)
-    assert_frame_equal(read_table(on_dask / "objects.parquet"), table)
+    assert_frame_equal(read_table(on_dask / OBJECTS_FILE), table)
     for model in ("tiny-atcat", "tiny-rtf"):
-        for name in ("embeddings.parquet", "predictions.parquet", "anomaly.parquet"):
+        for name in (EMBEDDINGS_FILE, PREDICTIONS_FILE, ANOMALY_FILE):
             if (local / model / name).exists() or (on_dask / model / name).exists():
                 assert_frame_equal(
                     pl.read_parquet(on_dask / model / name),
@@ -143,7 +145,7 @@ def test_catalogue_built_on_dask_matches_the_local_build(
                     rel_tol=1e-3,
                     abs_tol=1e-4,
                 )
-    errors = pl.read_parquet(on_dask / "tiny-rtf" / "anomaly.parquet")["reconstruction_error"]
+    errors = pl.read_parquet(on_dask / "tiny-rtf" / ANOMALY_FILE)["reconstruction_error"]
     assert errors.min() > 0
     assert not list(on_dask.glob(".forward-*"))  # the per-shard frames were cleaned up
     with pytest.raises(InputError, match="folder of Parquet shards"):

@@ -9,13 +9,15 @@ from sklearn.exceptions import NotFittedError
 from typer.testing import CliRunner
 
 from engine.cli import app
+from engine.data.plasticc import FOLDS_NAME, TABLE_NAME
 from engine.errors import InputError, InvalidValueError
 from engine.infer import load_predictor
 from engine.infer.domain import DOMAIN_COLUMNS, DomainReference, has_domain_reference
 from engine.infer.domain_build import build_domain_reference
-from engine.models.checkpoint import DOMAIN_FILE
+from engine.models.checkpoint import DOMAIN_FILE, TRAINING_FILE
 from engine.training.config import DataConfig, TrainConfig
 from engine.training.data import load_data
+from tests.engine.conftest import as_plasticc_dir
 
 DIM = 8
 
@@ -141,10 +143,7 @@ def test_not_fitted_and_bad_arguments_fail_cleanly(domain, curves, tmp_path):
 @pytest.fixture
 def data_dir(tmp_path, sample_table):
     """The sample as a training set: plasticc.parquet and folds.parquet (folds 0-4)."""
-    sample_table.write_parquet(tmp_path / "plasticc.parquet")
-    folds = sample_table.select("object_id", (pl.int_range(pl.len()) % 5).alias("fold"))
-    folds.write_parquet(tmp_path / "folds.parquet")
-    return tmp_path
+    return as_plasticc_dir(sample_table, tmp_path)
 
 
 @pytest.fixture
@@ -157,7 +156,7 @@ def test_predictor_adds_domain_columns_only_with_a_reference(copied_model, data_
     table = sample_table.head(20)
     without = load_predictor(copied_model).predict(table)
     assert not set(DOMAIN_COLUMNS) & set(without.columns)
-    build_domain_reference(copied_model, data_dir / "plasticc.parquet", data_dir / "folds.parquet")
+    build_domain_reference(copied_model, data_dir / TABLE_NAME, data_dir / FOLDS_NAME)
     with_domain = load_predictor(copied_model).predict(table)
     assert with_domain.columns == [*without.columns, *DOMAIN_COLUMNS]
     assert with_domain.drop(DOMAIN_COLUMNS).equals(without)
@@ -170,11 +169,11 @@ def test_builder_holds_out_the_run_validation_split(copied_model, data_dir):
         steps=1,
         data=DataConfig(
             path=str(data_dir / "elsewhere.parquet"),  # the builder reads the data it is given
-            folds_path=str(data_dir / "folds.parquet"),
+            folds_path=str(data_dir / FOLDS_NAME),
             metadata_names=("hostgal_photoz", "mwebv"),
         ),
     )
-    (copied_model / "training.json").write_text(json.dumps({"config": config.to_dict()}))
+    (copied_model / TRAINING_FILE).write_text(json.dumps({"config": config.to_dict()}))
     calls = []
 
     def extra(table: pl.DataFrame) -> pl.DataFrame:
@@ -183,15 +182,13 @@ def test_builder_holds_out_the_run_validation_split(copied_model, data_dir):
 
     build_domain_reference(
         copied_model,
-        data_dir / "plasticc.parquet",
-        data_dir / "folds.parquet",
+        data_dir / TABLE_NAME,
+        data_dir / FOLDS_NAME,
         extra_reference=extra,
         command="test",
     )
     domain = DomainReference.load(copied_model)
-    run = load_data(
-        replace(config, data=replace(config.data, path=str(data_dir / "plasticc.parquet")))
-    )
+    run = load_data(replace(config, data=replace(config.data, path=str(data_dir / TABLE_NAME))))
     n_train, n_validation = len(run.train), len(run.validation)
     assert calls == [n_train, n_validation]
     assert len(domain.reference_) == n_train + 7

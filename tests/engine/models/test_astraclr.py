@@ -12,13 +12,7 @@ from test_astromer2 import pad_with_garbage
 from engine.models import load_model, save_model
 from engine.models.astraclr import AstraCLR, AstraCLRConfig, normalise_flux
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**overrides) -> AstraCLRConfig:

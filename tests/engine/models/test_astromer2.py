@@ -11,14 +11,9 @@ import torch
 from engine.data.batching import Batch
 from engine.models import load_model, save_model
 from engine.models.astromer2 import Astromer2, Astromer2Config, asinh_magnitude, split_bands
+from engine.models.checkpoint import read_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**overrides) -> Astromer2Config:
@@ -170,7 +165,7 @@ def test_checkpoint_round_trip(make_batch, tmp_path):
     save_model(model, tmp_path / "m", description="tiny astromer")
     loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, Astromer2) and loaded.config == model.config
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["family"] == "astromer2"
+    assert read_config(tmp_path / "m")["family"] == "astromer2"
     batch = make_batch([9, 4, 2])
     with torch.no_grad():
         torch.testing.assert_close(loaded.embed(batch), model.embed(batch))

@@ -13,13 +13,7 @@ from engine.data.batching import Batch
 from engine.models import load_model, save_model
 from engine.models.rtf import CHANNELS, RTF, RTFConfig, point_channels
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**overrides) -> RTFConfig:

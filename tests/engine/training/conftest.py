@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
-import torch
 
 from engine.data.packed import PackedLightCurves
 from engine.data.schema import write_table
@@ -60,12 +62,8 @@ def synthetic_frame(
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the CPU is shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every training test runs on one thread (``one_thread`` of ``tests/engine/conftest.py``)."""
 
 
 @pytest.fixture
@@ -77,6 +75,29 @@ def make_frame():
 @pytest.fixture
 def packed() -> PackedLightCurves:
     return PackedLightCurves.from_frame(synthetic_frame(60, seed=1))
+
+
+def run_values(
+    dataset: tuple[Path, Path], tmp_path: Path, name: str, *, metadata_names: Sequence[str] = ()
+) -> dict:
+    """Settings of a 3-step run ``name`` on ``dataset`` under ``tmp_path``, as a config dict."""
+    table, folds = dataset
+    return {
+        "name": name,
+        "steps": 3,
+        "batch_size": 8,
+        "eval_every": 2,
+        "log_every": 1,
+        "output_dir": str(tmp_path / "models"),
+        "run_dir": str(tmp_path / "runs"),
+        "data": {
+            "path": str(table),
+            "folds_path": str(folds),
+            "metadata_names": list(metadata_names),
+            "validation_fraction": 0.2,
+            "bucket_batches": 2,
+        },
+    }
 
 
 @pytest.fixture

@@ -11,9 +11,17 @@ import torch
 from safetensors.torch import load_file
 
 from engine.errors import InputError
-from engine.models.checkpoint import MODEL_FAMILIES, load_model, read_extra
+from engine.models.checkpoint import (
+    CLASSES_FILE,
+    MODEL_FAMILIES,
+    TRAINING_FILE,
+    WEIGHTS_FILE,
+    load_model,
+    read_extra,
+)
 from engine.training import trainer
 from engine.training.config import TrainConfig, load_config
+from tests.engine.training.conftest import run_values
 
 CONFIGS = Path(__file__).parents[3] / "configs"
 
@@ -35,28 +43,12 @@ FAMILIES = tuple(TINY_MODELS)
 
 
 def _config(dataset, tmp_path, family: str, name: str, **overrides) -> TrainConfig:
-    table, folds = dataset
-    values = {
-        "name": name,
+    values = run_values(dataset, tmp_path, name) | {
         "family": family,
-        "steps": 3,
-        "batch_size": 8,
-        "eval_every": 2,
-        "log_every": 1,
-        "output_dir": str(tmp_path / "models"),
-        "run_dir": str(tmp_path / "runs"),
-        "data": {
-            "path": str(table),
-            "folds_path": str(folds),
-            "metadata_names": [],
-            "validation_fraction": 0.2,
-            "bucket_batches": 2,
-        },
         "model": TINY_MODELS[family],
         "optimizer": {"lr": 1e-3, "beta1": 0.9, "grad_clip": 1.0},
     }
-    values.update(overrides)
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values | overrides)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -65,7 +57,7 @@ def test_smoke_run_exports_a_loadable_model(family, dataset, tmp_path):
     out = trainer.run(config, resume=False)
     model = load_model(out)
     assert isinstance(model, MODEL_FAMILIES[family][1])
-    log = read_extra(out, "training.json")
+    log = read_extra(out, TRAINING_FILE)
     assert log["steps"] == 3 and log["config"]["family"] == family
     validations = [e for e in log["log"] if "validation" in e]
     assert [e["step"] for e in validations] == [2, 3]
@@ -74,10 +66,10 @@ def test_smoke_run_exports_a_loadable_model(family, dataset, tmp_path):
     assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)
     if family == "rtf":  # joint classification by default: classes come from the data
         assert model.config.class_names == ("flat", "rise", "wave")
-        assert read_extra(out, "classes.json") == ["flat", "rise", "wave"]
+        assert read_extra(out, CLASSES_FILE) == ["flat", "rise", "wave"]
         assert float(model.channel_std.min()) > 0 and not torch.all(model.channel_mean == 0)
     else:  # trained without labels
-        assert read_extra(out, "classes.json") == []
+        assert read_extra(out, CLASSES_FILE) == []
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -99,7 +91,7 @@ def test_interrupted_run_resumes_to_the_same_weights(family, dataset, tmp_path, 
     trainer.run(interrupted, resume=True)
 
     def weights(config: TrainConfig) -> dict[str, torch.Tensor]:
-        return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / "model.safetensors"))
+        return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / WEIGHTS_FILE))
 
     expected, resumed = weights(straight), weights(interrupted)
     for key in expected:
@@ -158,6 +150,6 @@ def test_atcat_checkpoints_from_before_families_still_resume():
 def test_survey_augmentation_trains_every_family(family, dataset, tmp_path, survey_augment):
     config = _config(dataset, tmp_path, family, f"survey-{family}", augment=survey_augment)
     out = trainer.run(config, resume=False)
-    log = read_extra(out, "training.json")
+    log = read_extra(out, TRAINING_FILE)
     assert log["config"]["augment"]["survey_profiles"] == survey_augment["survey_profiles"]
     assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)

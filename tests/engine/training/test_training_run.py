@@ -11,31 +11,25 @@ import torch
 from safetensors.torch import load_file
 
 from engine.errors import InputError
-from engine.models.checkpoint import load_model, read_extra
+from engine.models.checkpoint import (
+    CLASSES_FILE,
+    METADATA_SCALER_FILE,
+    TRAINING_FILE,
+    WEIGHTS_FILE,
+    load_model,
+    read_extra,
+)
 from engine.training import trainer
 from engine.training.config import TrainConfig
 from engine.training.data import load_data
 from engine.training.metadata import MetadataScaler
 from engine.training.surveys import PROFILES
+from tests.engine.training.conftest import run_values
 
 
 def _config(dataset, tmp_path, name: str, **overrides) -> TrainConfig:
-    table, folds = dataset
-    values = {
-        "name": name,
-        "steps": 3,
-        "batch_size": 8,
-        "eval_every": 2,
-        "log_every": 1,
-        "output_dir": str(tmp_path / "models"),
-        "run_dir": str(tmp_path / "runs"),
-        "data": {
-            "path": str(table),
-            "folds_path": str(folds),
-            "metadata_names": ["hostgal_photoz", "mwebv"],
-            "validation_fraction": 0.2,
-            "bucket_batches": 2,
-        },
+    metadata = ("hostgal_photoz", "mwebv")
+    values = run_values(dataset, tmp_path, name, metadata_names=metadata) | {
         "model": {
             "d_model": 16,
             "n_layers": 2,
@@ -47,12 +41,11 @@ def _config(dataset, tmp_path, name: str, **overrides) -> TrainConfig:
         },
         "loss": {"early_detection": 1.0, "generative": 1.0, "metadata_l1": 1e-4},
     }
-    values.update(overrides)
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values | overrides)
 
 
 def _final_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
-    return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / "model.safetensors"))
+    return load_file(str(config.checkpoint_dir / "checkpoint" / "model" / WEIGHTS_FILE))
 
 
 def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
@@ -62,10 +55,10 @@ def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
     model = load_model(out)
     assert model.config.class_names == ("flat", "rise", "wave")
     assert model.config.metadata_names == ("hostgal_photoz", "mwebv")
-    assert read_extra(out, "classes.json") == ["flat", "rise", "wave"]
-    scaler = MetadataScaler.from_dict(read_extra(out, "metadata_scaler.json"))
+    assert read_extra(out, CLASSES_FILE) == ["flat", "rise", "wave"]
+    scaler = MetadataScaler.from_dict(read_extra(out, METADATA_SCALER_FILE))
     assert np.isfinite(scaler.transform(np.array([[0.5, 0.05]]))).all()
-    log = read_extra(out, "training.json")
+    log = read_extra(out, TRAINING_FILE)
     assert log["steps"] == 3 and log["n_params"] == sum(p.numel() for p in model.parameters())
     validations = [e for e in log["log"] if "validation" in e]
     assert [e["step"] for e in validations] == [2, 3]
@@ -89,7 +82,7 @@ def test_smoke_run_exports_a_loadable_model(dataset, tmp_path):
 def test_survey_augmentation_trains_with_scaled_metadata(dataset, tmp_path, survey_augment):
     config = _config(dataset, tmp_path, "survey", augment=survey_augment)
     out = trainer.run(config, resume=False)
-    log = read_extra(out, "training.json")
+    log = read_extra(out, TRAINING_FILE)
     assert all(np.isfinite(e["loss/total"]) for e in log["log"] if "loss/total" in e)
     assert all(
         np.isfinite(v) for e in log["log"] if "validation" in e for v in e["validation"].values()
@@ -101,7 +94,7 @@ def test_select_on_surveys_scores_the_mean_of_clean_and_survey_observed(
 ):
     config = _config(dataset, tmp_path, "select", augment=survey_augment)
     config = replace(config, data=replace(config.data, select_on_surveys=True))
-    log = read_extra(trainer.run(config, resume=False), "training.json")
+    log = read_extra(trainer.run(config, resume=False), TRAINING_FILE)
     for entry in (e["validation"] for e in log["log"] if "validation" in e):
         surveyed = entry[f"{trainer.SURVEYED}balanced_f1"]
         assert entry["selection_score"] == pytest.approx((entry["balanced_f1"] + surveyed) / 2)

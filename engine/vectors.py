@@ -1,5 +1,8 @@
 """A FAISS cosine index over one model's embeddings, keyed by row and optionally by object id.
 
+Below :mod:`engine.infer` and :mod:`engine.index`: the domain reference and the catalogue both
+search embeddings with it.
+
 Vectors are L2-normalised and searched by inner product, so the score is the cosine similarity
 and the reported distance is the cosine distance ``1 - cos`` (0 = same direction, 2 = opposite).
 
@@ -34,6 +37,7 @@ stores efSearch and nprobe); object ids are stored by the caller (the catalogue 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,6 +84,14 @@ def as_matrix(vectors, *, dim: int | None = None, name: str = "vectors") -> np.n
         msg = f"{name} hold NaN or infinite values in row(s) {bad[:5].tolist()}"
         raise InvalidValueError(msg)
     return array
+
+
+def digest(reference: np.ndarray) -> str:
+    """SHA-256 of the reference's float32 bytes and shape."""
+    reference = as_matrix(reference, name="reference")
+    hashed = hashlib.sha256(str(reference.shape).encode())
+    hashed.update(reference.tobytes())
+    return hashed.hexdigest()
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:
