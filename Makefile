@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5006
 
-.PHONY: setup serve test test-fast screenshots benchmark app-latency sample-catalog
+.PHONY: setup serve test test-fast screenshots benchmark app-latency app-load sample-catalog
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,10 @@ benchmark: setup
 
 app-latency: setup
 	$(BIN)/python benchmarks/app_latency.py
+
+# 20 concurrent browser sessions on the served app (benchmarks/APP_LOAD.md)
+app-load: setup chromium
+	$(BIN)/python benchmarks/app_load.py --sessions 20
 
 # The shipped catalogue of the sample, indexed with every shipped model (after retraining one).
 sample-catalog: setup

@@ -34,11 +34,20 @@ def serve(
         ),
     ] = None,
     show: Annotated[bool, typer.Option(help="Open a browser tab.")] = True,
+    threads: Annotated[
+        int,
+        typer.Option(
+            help="Threads running the sessions' callbacks (0: all on the server's event loop; "
+            "the load check lost labels and clicks with 4)."
+        ),
+    ] = 0,
 ) -> None:
     """Serve the catscope explorer web app."""
     from app.main import serve as serve_app
 
-    serve_app(port, catalog, models_dir, show, labels_url=labels_url, address=address)
+    serve_app(
+        port, catalog, models_dir, show, labels_url=labels_url, address=address, threads=threads
+    )
 
 
 if __name__ == "__main__":

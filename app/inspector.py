@@ -135,14 +135,17 @@ class InspectorView(pn.viewable.Viewer):
             lambda e: self.state.inspect(e.new.strip()) if e.new.strip() else None, "value"
         )
         self.state.param.watch(lambda e: setattr(self._go_to, "value", e.new), "object_id")
+        # built hidden: a panel computes once its tab is shown (_show_active), so opening the
+        # page runs one panel's model work, not every panel's
+        hidden = {"state": self.state, "shown": False}
         self._panels = {
-            "Periodogram": PeriodogramView(state=self.state),
-            "Probabilities": ProbabilityView(state=self.state),
-            "Timeline": TimelineView(state=self.state),
-            "Attention": AttentionView(state=self.state),
-            "Continuations": ContinuationView(state=self.state),
+            "Periodogram": PeriodogramView(**hidden),
+            "Probabilities": ProbabilityView(**hidden),
+            "Timeline": TimelineView(**hidden),
+            "Attention": AttentionView(**hidden),
+            "Continuations": ContinuationView(**hidden),
         }
-        self._neighbours = NeighboursView(state=self.state, catalog_dir=self.catalog_dir)
+        self._neighbours = NeighboursView(**hidden, catalog_dir=self.catalog_dir)
         # not dynamic (see app.main.Explorer); hidden panels skip their work through `shown`
         self._tabs = pn.Tabs(
             *self._panels.items(), ("Neighbours", self._neighbours), sizing_mode="stretch_width"

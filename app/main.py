@@ -134,6 +134,27 @@ def create_app(
     return Explorer(state=state, catalog_dir=str(catalog_path) if catalog_path.is_dir() else None)
 
 
+def warm_up(
+    catalog_path: str | Path | None = None,
+    models_dir: str | Path | None = None,
+    labels_url: str | Path | None = None,
+) -> None:
+    """Build one session's Browse and Inspect pages off-screen and classify one object.
+
+    Loads what every session shares (catalogue, label store, the default model) and runs the
+    plotting and model code once, so the first users do not each wait for imports and loads.
+    """
+    from bokeh.document import Document
+
+    app = create_app(catalog_path, models_dir, labels_url)
+    state = app.state
+    state.inspect(state.catalog.table["object_id"][0])
+    pn.panel(app).get_root(Document())
+    predictor = state.predictor() if state.can("classify") else None
+    if predictor is not None:
+        predictor.predict(state.catalog.get(state.object_id))
+
+
 def serve(
     port: int = 5006,
     catalog: Path | None = None,
@@ -143,13 +164,19 @@ def serve(
     labels_url: str | None = None,
     address: str | None = None,
     threaded: bool = False,
+    threads: int | None = None,
 ):
     """Serve the explorer on ``port``; blocks, unless ``threaded`` (then returns the thread).
 
-    The catalogue is loaded before the server starts, so a bad path fails at once. With an
-    ``address`` (e.g. ``0.0.0.0`` in a container) pages from any host name are accepted.
+    The catalogue and the default model are loaded before the server starts (a bad path fails
+    at once; see :func:`warm_up`). With an ``address`` (e.g. ``0.0.0.0`` in a container) pages
+    from any host name are accepted. ``threads`` > 0 runs the sessions' callbacks in a pool of
+    that many threads (Panel's ``config.nthreads``), so one session's model or plot work does
+    not hold up the others' clicks and new sessions.
     """
-    load_catalog(str(catalog or DEFAULT_CATALOG))
+    warm_up(catalog, models_dir, labels_url)
+    if threads:
+        pn.config.nthreads = threads
     return pn.serve(
         lambda: create_app(catalog, models_dir, labels_url),
         port=port,

@@ -21,6 +21,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 VIEWPORT = {"width": 1400, "height": 1000}
+#: browser console errors that are not errors of the app
+HARMLESS_CONSOLE = re.compile(r"allowHTML|WebGL")
 #: how long a page may take to draw: generous, as a loaded 2-core machine needs it
 DRAW_TIMEOUT_MS = 60_000
 #: page key -> (tab title, text that only the drawn page shows)

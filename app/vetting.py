@@ -79,6 +79,13 @@ class VettingView(pn.viewable.Viewer):
         self._keys.param.watch(self._on_key, "presses")
         self.param.watch(lambda event: self.store(event.name), list(SHORTCUTS.values()))
         self._feedback = pn.pane.Alert(visible=False, sizing_mode="stretch_width")
+        #: queue row on screen: a label goes to the object the user sees, even when someone
+        #: else labelled it meanwhile (it has left the stored queue); None until drawn
+        self._shown: dict | None = None
+        self.param.watch(
+            self._forget_shown, ["position", "scorer", "include_labelled", "rerank", "revision"]
+        )
+        self.state.param.watch(self._forget_shown, ["catalog"])
         self._update_options()
 
     @param.depends("state.catalog", watch=True)
@@ -132,8 +139,11 @@ class VettingView(pn.viewable.Viewer):
         return queue.row(min(self.position, queue.height - 1), named=True)
 
     def store(self, kind: str) -> None:
-        """Label the current object ``kind`` (interesting, artefact, known, skip); move on."""
-        row = self.current()
+        """Label the object on screen (else the current one) ``kind``; move on.
+
+        ``kind`` is interesting, artefact, known or skip.
+        """
+        row = self._shown if self._shown is not None else self.current()
         if row is None:
             self._say("The queue is empty: nothing to label.", "warning")
             return
@@ -157,6 +167,10 @@ class VettingView(pn.viewable.Viewer):
         )
         step = 1 if self.include_labelled else 0
         self.param.update(note="", position=self.position + step, revision=self.revision + 1)
+
+    def _forget_shown(self, *_) -> None:
+        """Forget the object on screen: this session changed its queue, the next one is drawn."""
+        self._shown = None
 
     def _say(self, text: str, kind: str) -> None:
         self._feedback.param.update(object=text, alert_type=kind, visible=True)
@@ -187,6 +201,7 @@ class VettingView(pn.viewable.Viewer):
             return message(
                 "Every object of the queue is labelled. Tick *include labelled* to revisit them."
             )
+        self._shown = row
         rank = min(self.position, queue.height - 1) + 1
         info = self.state.catalog.describe(row["object_id"])
         score = "" if row["score"] is None else f" · score {row['score']:.3g}"

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from app.main import create_app
-from app.screenshots import DRAW_TIMEOUT_MS, SHOTS, wait_until_drawn
+from app.screenshots import DRAW_TIMEOUT_MS, HARMLESS_CONSOLE, SHOTS, wait_until_drawn
 from engine.catalog import OBJECTS_FILE
 from engine.data.schema import write_table
 from engine.labels import LabelStore
@@ -15,8 +15,6 @@ from tests.app.conftest import PERIODIC_ID
 from tests.app.test_upload import GOOD
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-#: console messages that are not errors of the app
-_HARMLESS = re.compile(r"allowHTML|WebGL")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +65,9 @@ def errors(page):
     page.on(
         "console",
         lambda m: (
-            found.append(m.text) if m.type == "error" and not _HARMLESS.search(m.text) else None
+            found.append(m.text)
+            if m.type == "error" and not HARMLESS_CONSOLE.search(m.text)
+            else None
         ),
     )
     page.on("pageerror", lambda exc: found.append(str(exc)))

@@ -43,6 +43,24 @@ def test_buttons_store_labels_with_notes_and_advance(view, bare_state, labels):
     assert view.current()["object_id"] == bare_state.catalog.table["object_id"][3]
 
 
+def test_a_label_goes_to_the_object_on_screen_when_another_user_labelled_it(
+    view, bare_state, labels
+):
+    shown = view._current_view()  # the page shows the head of the queue
+    head = view.current()["object_id"]
+    assert head in shown.objects[0].object
+    labels.add(head, "skip", catalogue=bare_state.catalog.name, user="someone else")
+    assert view.current()["object_id"] != head  # it left the stored queue meanwhile
+    view.param.trigger("interesting")
+    assert labels.label_of(head, catalogue=bare_state.catalog.name).label == "interesting"
+    assert labels.history().height == 2
+    # after the label the page shows the next object, and the next label goes to it
+    view._current_view()
+    following = view.current()["object_id"]
+    view.param.trigger("artefact")
+    assert labels.label_of(following, catalogue=bare_state.catalog.name).label == "artefact"
+
+
 def test_keyboard_shortcuts_label_only_on_the_vetting_page(view, bare_state, labels):
     head = view.current()["object_id"]
     _press(view, "a")
