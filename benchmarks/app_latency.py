@@ -19,6 +19,12 @@ timing renders the view to a Bokeh document (``get_root``), as the served app do
   page, and the document the browser receives, with pages built when first shown against the
   baseline of every page built at session start (timed alternately, ``--sessions`` each).
 
+* **upload**: placing ``--upload-objects`` uploaded objects (sample objects under new ids) in
+  the shipped sample catalogue with every catalogue model (embed, UMAP ``transform``, anomaly
+  scores, predictions), as the Upload page does: with each model's embedder, map and scorers
+  loaded once per process (``engine.index.catalog_build._placer``) against the baseline of
+  loading them for every upload (the cache cleared), alternately, ``--uploads`` times each.
+
 Run from the repository root (``--quick`` shrinks everything for a smoke test)::
 
     .venv/bin/python benchmarks/app_latency.py
@@ -42,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "benchmarks" / "APP_LATENCY.md"
+SAMPLE_CATALOG = ROOT / "sample_data" / "catalog"
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -135,7 +142,7 @@ def resampled_catalog(catalog, n: int, seed: int = 0):
 def section_object(args) -> dict:
     from engine.catalog import Catalog
 
-    catalog_dir = ROOT / "sample_data" / "catalog"
+    catalog_dir = SAMPLE_CATALOG
     catalog = Catalog.load(catalog_dir)
     ids = catalog.table["object_id"].head(args.objects + 1).to_list()
     small = inspector_timings(catalog, ids, catalog_dir)
@@ -306,6 +313,30 @@ def section_session(args) -> dict:
     }
 
 
+def section_upload(args) -> dict:
+    """Place an upload in the sample catalogue with loaded placers, and loading them each time."""
+    from engine.data.schema import read_table
+    from engine.index.catalog_build import _load_placer, place_objects
+
+    table = read_table(SAMPLE_CATALOG / "objects.parquet").head(args.upload_objects)
+    table = table.with_columns(pl.col("object_id") + "-upload")
+
+    def place():
+        place_objects(SAMPLE_CATALOG, table, threads=1)
+
+    def cold():
+        _load_placer.cache_clear()
+        place()
+
+    place()  # warm torch and the imports for both
+    cached, loaded = [], []
+    for _ in range(args.uploads):
+        loaded.append(timed(cold))
+        place()  # prime the cache after a cold run
+        cached.append(timed(place))
+    return {"cached": quantiles(cached), "loaded": quantiles(loaded), "n": args.upload_objects}
+
+
 # -- report ----------------------------------------------------------------------------------
 def report(results: dict, args) -> str:
     lines = [
@@ -380,12 +411,32 @@ def report(results: dict, args) -> str:
             f"{eager['p50_ms'] / lazy['p50_ms']:.1f}x**, document **"
             f"{r['eager bytes'] / r['lazy bytes']:.1f}x**.",
         ]
+    if "upload" in results:
+        r = results["upload"]
+        cached, loaded = r["cached"], r["loaded"]
+        lines += [
+            "",
+            f"## An upload of {r['n']} objects placed with every catalogue model "
+            f"({cached['n']} of each, alternately)",
+            "",
+            "| embedders, maps, scorers | p50 ms | p95 ms |",
+            "|---|---:|---:|",
+            f"| loaded once per process | {cached['p50_ms']:.0f} | {cached['p95_ms']:.0f} |",
+            f"| loaded for every upload (before) | {loaded['p50_ms']:.0f} | "
+            f"{loaded['p95_ms']:.0f} |",
+            "",
+            f"Ratio: before / now (p50) **{loaded['p50_ms'] / cached['p50_ms']:.1f}x**.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sections", default="object,map,session", help="object,map,session")
+    parser.add_argument(
+        "--sections", default="object,map,session,upload", help="object,map,session,upload"
+    )
+    parser.add_argument("--uploads", type=int, default=5, help="uploads timed (each kind)")
+    parser.add_argument("--upload-objects", type=int, default=100, help="objects per upload")
     parser.add_argument("--sessions", type=int, default=20, help="new sessions timed (each kind)")
     parser.add_argument("--objects", type=int, default=20, help="objects timed per catalogue")
     parser.add_argument("--large", type=int, default=100_000, help="objects of the large catalogue")
@@ -396,7 +447,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.objects, args.large, args.map_points, args.baseline_points = 3, 5_000, 20_000, 5_000
-        args.sessions = 2
+        args.sessions, args.uploads, args.upload_objects = 2, 1, 5
     args.argv = argv
     return args
 
@@ -416,6 +467,8 @@ def main(argv: list[str]) -> None:
         results["map"] = section_map(args)
     if "session" in sections:
         results["session"] = section_session(args)
+    if "upload" in sections:
+        results["upload"] = section_upload(args)
     text = report(results, args)
     print(text)
     if not args.quick:

@@ -347,14 +347,11 @@ def place_objects(
     with thread_cap(threads):
         for name in names:
             entry = manifest["models"][name]
-            folder = catalog_dir / name
-            embedder = _catalogue_embedder(name, entry, settings, models_dir)
-            products = forward_products(embedder, table)
+            placer = _placer(catalog_dir / name, name, json.dumps(entry), settings, models_dir)
+            products = forward_products(placer.embedder, table)
             embeddings = products.embeddings
-            index = VectorIndex.load(folder / INDEX_FILE)
-            fitted = {"neighbours": index, "reference": _reference(folder, entry["n_reference"])}
-            xy = UmapMap.load(folder, **fitted).transform(embeddings)
-            scores = AnomalyScorers.load(folder, **fitted).score(embeddings, extra=products.scores)
+            xy = placer.umap.transform(embeddings)
+            scores = placer.scorers.score(embeddings, extra=products.scores)
             placements[name] = ModelPlacement(
                 embeddings=embeddings,
                 umap=_umap_frame(ids, xy),
@@ -601,6 +598,51 @@ def _weights_hash(path: Path) -> str:
         for block in iter(lambda: weights.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Placer:
+    """What places new objects for one model of a catalogue: its embedder, map and scorers."""
+
+    embedder: Embedder
+    umap: UmapMap
+    scorers: AnomalyScorers
+
+
+def _placer(
+    folder: Path,
+    name: str,
+    entry: str,
+    settings: InferenceSettings,
+    models_dir: Path | None,
+) -> _Placer:
+    """Return the :class:`_Placer` of model ``folder``, loaded once per process and state.
+
+    Loading (hashing the weights, reading the index, map and scorers) costs seconds, so an
+    upload in the app reuses it; ``add_to_catalog`` rewrites the folder's files, which changes
+    their modification times and so the cache key. Placement only reads the placer.
+    """
+    stamp = tuple((folder / f).stat().st_mtime_ns for f in (INDEX_FILE, EMBEDDINGS_FILE))
+    return _load_placer(folder, name, entry, settings, models_dir, stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_placer(
+    folder: Path,
+    name: str,
+    entry: str,
+    settings: InferenceSettings,
+    models_dir: Path | None,
+    stamp: tuple[int, ...],
+) -> _Placer:
+    values = json.loads(entry)
+    index = VectorIndex.load(folder / INDEX_FILE)
+    fitted = {"neighbours": index, "reference": _reference(folder, values["n_reference"])}
+    return _Placer(
+        embedder=_catalogue_embedder(name, values, settings, models_dir),
+        umap=UmapMap.load(folder, **fitted),
+        scorers=AnomalyScorers.load(folder, **fitted),
+    )
 
 
 def _catalogue_embedder(
