@@ -287,9 +287,32 @@ async def run_sessions(url: str, plans: list[Plan], catalogue_size: int) -> list
     return outcomes
 
 
-def server_errors(log: str) -> list[str]:
+#: asyncio's report of a websocket write to a connection the browser had closed: tornado
+#: raises it for a message sent after a session's page was closed (Bokeh warns "Failed sending
+#: message as connection was closed" for the same), not a failure of the app
+_CLOSED_WRITE = "exception=WebSocketClosedError()"
+_CLOSED_WRITE_END = "tornado.websocket.WebSocketClosedError"
+
+
+def split_closed_writes(log: str) -> tuple[list[str], int]:
+    """The server's output without the :data:`_CLOSED_WRITE` reports, and how many there were."""
+    lines, kept, closed = log.splitlines(), [], 0
+    i = 0
+    while i < len(lines):
+        if i + 1 < len(lines) and _CLOSED_WRITE in lines[i + 1]:
+            closed += 1
+            i += 2
+            while i < len(lines) and lines[i].strip() != _CLOSED_WRITE_END:
+                i += 1
+        else:
+            kept.append(lines[i])
+        i += 1
+    return kept, closed
+
+
+def server_errors(lines: list[str]) -> list[str]:
     """Lines of the server's output that report an exception or an error."""
-    return [line for line in log.splitlines() if _SERVER_ERROR.search(line)]
+    return [line for line in lines if _SERVER_ERROR.search(line)]
 
 
 def missing_labels(labels: Path, plans: list[Plan], outcomes: list[Outcome]) -> list[str]:
@@ -318,6 +341,8 @@ class LoadCheck:
     missing_labels: list[str]
     #: the machine's 1-minute load average when the sessions started
     load_before: float
+    #: websocket writes to connections the browsers had closed (:data:`_CLOSED_WRITE`)
+    closed_writes: int = 0
 
     @property
     def problems(self) -> list[str]:
@@ -349,7 +374,8 @@ def load_check(
         load_before = os.getloadavg()[0]
         outcomes = asyncio.run(run_sessions(url, plans, size))
     found = missing_labels(labels, plans, outcomes)
-    return LoadCheck(outcomes, server_errors(log.read_text()), found, load_before)
+    lines, closed = split_closed_writes(log.read_text())
+    return LoadCheck(outcomes, server_errors(lines), found, load_before, closed)
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -394,7 +420,9 @@ def report(check: LoadCheck, args) -> str:
         f"{'met' if goal_inspect <= 2 else f'missed by {goal_inspect - 2:.1f} s'}).",
         "",
         f"Problems: **{len(check.problems)}** (server errors {len(check.server_errors)}, "
-        f"labels missing {len(check.missing_labels)}).",
+        f"labels missing {len(check.missing_labels)}). Not counted: {check.closed_writes} "
+        "writes to websockets the browsers had already closed (tornado's "
+        "`WebSocketClosedError`, reported by asyncio as a task exception never retrieved).",
     ]
     lines += [f"- {p}" for p in check.problems]
     return "\n".join(lines) + "\n"

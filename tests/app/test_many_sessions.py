@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from benchmarks.app_load import load_check
+from benchmarks.app_load import load_check, server_errors, split_closed_writes
 from engine.data.schema import write_table
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -33,3 +33,27 @@ def test_concurrent_sessions_stay_apart_and_every_label_is_stored(
     assert check.problems == []
     assert all(outcome.labelled for outcome in check.outcomes)
     assert len(check.outcomes) == SESSIONS
+
+
+CLOSED_WRITE_REPORT = """\
+ERROR:asyncio:Task exception was never retrieved
+future: <Task finished name='Task-7858' coro=<...wrapper() done> exception=WebSocketClosedError()>
+Traceback (most recent call last):
+  File "tornado/websocket.py", line 1140, in wrapper
+    await fut
+tornado.iostream.StreamClosedError: Stream is closed
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "tornado/websocket.py", line 1142, in wrapper
+    raise WebSocketClosedError()
+tornado.websocket.WebSocketClosedError"""
+
+
+def test_only_writes_to_closed_websockets_are_set_apart_from_server_errors():
+    other = "ERROR:panel:callback failed\nTraceback (most recent call last):\nValueError: x"
+    log = "\n".join(["INFO: started", CLOSED_WRITE_REPORT, other, CLOSED_WRITE_REPORT])
+    lines, closed = split_closed_writes(log)
+    assert closed == 2
+    assert server_errors(lines) == other.splitlines()[:2]
