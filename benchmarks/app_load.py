@@ -174,10 +174,18 @@ async def _first_page(page, url: str) -> None:
 
 
 async def _inspect(page, row: int) -> None:
+    """Click the ``row``-th Browse row and wait for that object's header and periodogram.
+
+    The table may redraw between reading the row's id and the click (the rows of a page are
+    replaced when its data arrives), so the header may name the id the row holds after it.
+    """
     target = page.locator(".tabulator-row").nth(row)
-    object_id = await target.locator("[tabulator-field=object_id]").inner_text()
+    cell = target.locator("[tabulator-field=object_id]")
+    before = await cell.inner_text()
     await target.click()
-    await _text(page, re.compile(rf"^Object {re.escape(object_id)}$"))
+    after = await cell.inner_text()
+    names = "|".join(re.escape(i) for i in {before, after})
+    await _text(page, re.compile(rf"^Object ({names})$"))
     await _text(page, "Best period")
 
 
