@@ -24,7 +24,7 @@ from engine.evaluation import TemperatureScaler, calibration_report, encode_labe
 from engine.infer.predictor import load_predictor
 from engine.models.checkpoint import TRAINING_FILE, read_run_config, write_calibration
 from engine.training.config import TrainConfig
-from engine.training.data import load_data
+from engine.training.data import TrainingData, load_data
 from engine.training.surveys import survey_copies
 
 
@@ -42,23 +42,18 @@ def trained_surveys(model_dir: Path) -> tuple[str, ...]:
     return augment.survey_profiles if augment.survey_rate > 0 else ()
 
 
-def training_class_prior(model_dir: Path, classes: list[str]) -> np.ndarray | None:
-    """Class frequencies (C,) of the objects the run trained on, in ``classes`` order.
+def training_class_prior(data: TrainingData) -> np.ndarray:
+    """Class frequencies (C,) of the objects a run trained on, in its class order.
 
     Each class counts at least once, so a class the run never saw gets a small, finite prior.
-    None for a model that does not record its training run.
     """
-    stored = read_run_config(model_dir)
-    if stored is None:
-        return None
-    labels = load_data(TrainConfig.from_dict(stored)).train.labels
-    return np.maximum(np.bincount(labels, minlength=len(classes)), 1).astype(np.float64)
+    counts = np.bincount(data.train.labels, minlength=len(data.class_names))
+    return np.maximum(counts, 1).astype(np.float64)
 
 
-def validation_table(model_dir: Path) -> pl.DataFrame:
-    """Read the held-out validation objects of the run that trained ``model_dir``'s model."""
-    config = _run_config(model_dir)
-    ids = pl.DataFrame({"object_id": load_data(config).validation.curves.object_id})
+def validation_table(config: TrainConfig, data: TrainingData) -> pl.DataFrame:
+    """Read the held-out validation objects of the run of ``config`` (its ``data``)."""
+    ids = pl.DataFrame({"object_id": data.validation.curves.object_id})
     return read_table(config.data.path).join(ids, on="object_id", how="semi")
 
 
@@ -73,21 +68,29 @@ def calibrate_model(
 
     ``surveys`` (default: :func:`trained_surveys` when ``table`` is not given, else none) adds
     each object observed once more by one of those profiles (module docstring). With
-    ``class_prior`` the weight of the training class prior is fitted too
-    (:func:`training_class_prior`; :mod:`engine.evaluation.calibration`). Writes
+    ``class_prior`` the weight of the training class prior is fitted too, for a model that
+    records its training run (:func:`training_class_prior`;
+    :mod:`engine.evaluation.calibration`). Writes
     ``calibration.json`` into the model directory and returns the calibration report (NLL and
     ECE before and after) on the fitting objects.
     """
     model_dir = Path(model_dir)
     if surveys is None:
         surveys = trained_surveys(model_dir) if table is None else ()
-    table = validation_table(model_dir) if table is None else table
+    # the run's data, read once: the default fitting objects and the class prior both need it
+    if table is None:
+        config = _run_config(model_dir)
+    else:
+        stored = read_run_config(model_dir) if class_prior else None
+        config = None if stored is None else TrainConfig.from_dict(stored)
+    data = None if config is None else load_data(config)
+    table = validation_table(config, data) if table is None else table
     if surveys:
         table = pl.concat([table, survey_copies(surveys)(table)], how="diagonal_relaxed")
     predictor = load_predictor(model_dir)
     y = encode_labels(table["label"].to_numpy(), predictor.classes)
     logits = predictor.last_logits(table)
-    prior = training_class_prior(model_dir, predictor.classes) if class_prior else None
+    prior = training_class_prior(data) if class_prior and data is not None else None
     scaler = TemperatureScaler(prior_weight_by="macro_f1").fit(logits, y, class_prior=prior)
     report = calibration_report(logits, y, scaler)
     write_calibration(model_dir, scaler.to_dict(), n_objects=table.height, surveys=surveys)
