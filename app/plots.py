@@ -80,9 +80,8 @@ def _with_errors(
     bars = hv.Segments(frame, [x, "_low", x, "_high"], ["filter"]).opts(
         color="filter", cmap=colours, alpha=0.5, show_legend=False
     )
-    vdims = [value, error, "filter", "detected", "_fill"] + (
-        ["weight"] if "weight" in frame else []
-    )
+    vdims = [value, error, "filter", "detected", "_fill"]
+    vdims += [c for c in ("weight", "point") if c in frame]
     size = hv.dim("weight") * 10 + 3 if "weight" in frame else 6
     markers = hv.Scatter(frame, x, vdims).opts(
         color="filter",
@@ -102,6 +101,7 @@ def light_curve(
     unit: str = "flux",
     title: str = "",
     weight: np.ndarray | None = None,
+    extra: Sequence[hv.Element] = (),
 ) -> hv.Overlay:
     """Multi-band light curve with error bars; non-detections are hollow markers.
 
@@ -112,6 +112,7 @@ def light_curve(
     unit : ``"flux"`` (FLUXCAL) or ``"mag"`` (AB magnitudes, upper limits as down triangles)
     weight : optional (N,) values in [0, 1], in the order of ``points``, drawn as marker size
         (e.g. the attention a model pays to each point)
+    extra : layers drawn on top (see :func:`edited_light_curve`)
     """
     if weight is not None:
         points = points.with_columns(pl.Series("weight", weight, dtype=pl.Float64))
@@ -135,7 +136,7 @@ def light_curve(
             )
         )
     layers += _with_errors(frame, "time", value, error, colours)
-    return hv.Overlay(layers).opts(
+    return hv.Overlay([*layers, *extra]).opts(
         title=plot_title(title),
         xlabel="time (MJD)",
         ylabel="AB magnitude (▼ 3σ upper limit)" if unit == "mag" else "flux (FLUXCAL, zp 27.5)",
@@ -144,6 +145,53 @@ def light_curve(
         **y_range,
         **_WIDE,
     )
+
+
+def edited_light_curve(
+    points: pl.DataFrame,
+    *,
+    left_out: np.ndarray,
+    added: pl.DataFrame,
+    cut: float | None,
+    unit: str = "flux",
+    title: str = "",
+) -> tuple[hv.Overlay, hv.Scatter]:
+    """Light curve under a what-if edit, and its selectable markers layer.
+
+    Kept observations are drawn as in :func:`light_curve`, carrying their index among
+    ``points`` in a ``point`` column (what a selection of the returned markers refers to);
+    the ``left_out`` ones (hidden or after the cut) are grey crosses, the hypothetical ``added``
+    points (with magnitudes, as ``points``) black-edged stars and the cut a dashed line.
+    """
+    value = "mag" if unit == "mag" else "flux"
+    indexed = points.with_row_index("point").with_columns(pl.col("point").cast(pl.Int64))
+    left = pl.Series(left_out, dtype=pl.Boolean)
+    extra = []
+    if left.any():
+        gone = indexed.filter(left).to_pandas()
+        extra.append(
+            hv.Scatter(gone, "time", [value, "band"], label="left out (hidden / after cut)").opts(
+                color="#888888", marker="x", size=9, line_width=2, tools=TOOLS
+            )
+        )
+    if added.height:
+        stars = added.with_columns(
+            pl.col("wavelength").map_elements(band_colour, return_dtype=pl.String).alias("colour")
+        ).to_pandas()
+        extra.append(
+            hv.Scatter(stars, "time", [value, "band", "colour"], label="hypothetical").opts(
+                marker="star", size=16, fill_color="colour", line_color="black", tools=TOOLS
+            )
+        )
+    if cut is not None:
+        extra.append(hv.VLine(cut).opts(color="#555555", line_dash="dashed", line_width=1.5))
+    overlay = light_curve(indexed.filter(~left), unit=unit, title=title, extra=extra)
+    markers = next(
+        layer
+        for layer in overlay
+        if isinstance(layer, hv.Scatter) and "point" in layer.dimensions(label="name")
+    )
+    return overlay, markers
 
 
 def thumbnail(points: pl.DataFrame, *, title: str, width: int, height: int) -> BokehFigure:
@@ -202,26 +250,50 @@ def phase_folded(points: pl.DataFrame, phase: np.ndarray, *, period: float) -> h
     )
 
 
-def class_probabilities(probabilities: Mapping[str, float], *, unsure: float | None) -> hv.Bars:
-    """Horizontal bars of calibrated class probabilities, highest first, plus the unsure share."""
-    items = sorted(probabilities.items(), key=lambda kv: kv[1])
-    if unsure is not None:
-        items = [("(unsure)", unsure), *items]
-    return hv.Bars(items, "class", "probability").opts(
-        invert_axes=True,
-        ylim=(0, 1),
-        color="#1b9e77",
-        tools=TOOLS,
-        title="Class probabilities (calibrated)",
-        responsive=True,
-        height=max(200, 22 * len(items)),
+def class_probabilities(
+    probabilities: Mapping[str, float],
+    *,
+    unsure: float | None,
+    original: tuple[Mapping[str, float], float | None] | None = None,
+) -> hv.Bars | hv.Overlay:
+    """Horizontal bars of calibrated class probabilities, highest first, plus the unsure share.
+
+    ``original`` (probabilities and unsure share of the stored curve, for an edited one) is
+    drawn as wide grey ghost bars behind narrower coloured bars of the edited curve.
+    """
+
+    def items(values: Mapping[str, float], share: float | None) -> list[tuple[str, float]]:
+        ranked = sorted(values.items(), key=lambda kv: probabilities[kv[0]])
+        return [("(unsure)", share), *ranked] if share is not None else ranked
+
+    shown = items(probabilities, unsure)
+    size = {"responsive": True, "height": max(200, 22 * len(shown))}
+    title = "Class probabilities (calibrated)"
+    bars = hv.Bars(shown, "class", "probability", label="edited curve" if original else "")
+    bars = bars.opts(invert_axes=True, ylim=(0, 1), color="#1b9e77", tools=TOOLS)
+    if original is None:
+        return bars.opts(title=title, **size)
+    ghost = hv.Bars(items(*original), "class", "probability", label="stored curve").opts(
+        invert_axes=True, ylim=(0, 1), color="#bbbbbb", bar_width=0.9, tools=TOOLS
+    )
+    return (ghost * bars.opts(bar_width=0.45)).opts(
+        title=title + ": edited (green) and stored curve (grey)",
+        legend_position="bottom_right",
+        **size,
     )
 
 
 def probability_timeline(
-    frame: pl.DataFrame, classes: Sequence[str], *, top: int = 5
+    frame: pl.DataFrame,
+    classes: Sequence[str],
+    *,
+    top: int = 5,
+    original: pl.DataFrame | None = None,
 ) -> hv.Overlay:
-    """Probability of the ``top`` classes (by final value) and the unsure share after each point."""
+    """Probability of the ``top`` classes (by final value) and the unsure share after each point.
+
+    ``original`` (the stored curve's timeline, for an edited one) adds the same classes dotted.
+    """
     last = frame.tail(1)
     ranked = sorted(classes, key=lambda c: -float(last[f"p_{c}"].item()))[:top]
     palette = hv.Cycle.default_cycles["default_colors"]
@@ -231,6 +303,13 @@ def probability_timeline(
         )
         for k, c in enumerate(ranked)
     ]
+    if original is not None:
+        layers += [
+            hv.Curve((original["time"], original[f"p_{c}"]), "time", "probability").opts(
+                color=palette[k % len(palette)], line_width=1.5, line_dash="dotted", alpha=0.8
+            )
+            for k, c in enumerate(ranked)
+        ]
     if "unsure" in frame.columns:
         layers.append(
             hv.Curve((frame["time"], frame["unsure"]), "time", "probability", label="unsure").opts(

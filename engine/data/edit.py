@@ -19,7 +19,7 @@ import polars as pl
 
 from engine.data.bands import BandRegistry
 from engine.data.clean import MAG_RANGE
-from engine.data.schema import POINT_COLUMNS, mag_to_flux
+from engine.data.schema import LIGHT_CURVE_SCHEMA, POINT_COLUMNS, mag_to_flux
 from engine.errors import EmptyLightCurveError, InputError, InvalidValueError
 
 
@@ -142,6 +142,21 @@ class CurveEdit:
             out |= np.asarray(times) > self.cut
         return out
 
+    def added_points(self) -> pl.DataFrame:
+        """Return the hypothetical points, one per row, in canonical point columns (detected)."""
+        schema = {name: LIGHT_CURVE_SCHEMA[name].inner for name in POINT_COLUMNS}
+        return pl.DataFrame(
+            {
+                "time": [p.time for p in self.added],
+                "band": [p.band for p in self.added],
+                "wavelength": [p.wavelength for p in self.added],
+                "flux": [p.flux for p in self.added],
+                "flux_err": [p.flux_err for p in self.added],
+                "detected": [True] * len(self.added),
+            },
+            schema=schema,
+        )
+
     def describe(self) -> str:
         """Say what the edit does, in words (empty for no edit)."""
         parts = []
@@ -167,18 +182,9 @@ class CurveEdit:
         columns = list(POINT_COLUMNS)
         points = row.select(columns).explode(columns)
         kept = points.filter(~pl.Series(self.left_out(points["time"].to_numpy())))
-        added = pl.DataFrame(
-            {
-                "time": [p.time for p in self.added],
-                "band": [p.band for p in self.added],
-                "wavelength": [p.wavelength for p in self.added],
-                "flux": [p.flux for p in self.added],
-                "flux_err": [p.flux_err for p in self.added],
-                "detected": [True] * len(self.added),
-            },
-            schema=points.schema,
+        edited = pl.concat([kept, self.added_points().cast(points.schema)]).sort(
+            "time", maintain_order=True
         )
-        edited = pl.concat([kept, added]).sort("time", maintain_order=True)
         if edited.height == 0:
             msg = (
                 f"the edit of object {row['object_id'][0]!r} leaves no points ({self.describe()}):"
