@@ -52,7 +52,7 @@ class CurveEditView(pn.viewable.Viewer):
         self._error = pn.pane.Alert("", alert_type="danger", visible=False)
         self._hide = pn.widgets.Button(label="Hide selected", disabled=True, width=140)
         self._reset = pn.widgets.Button(
-            label="Reset: show the stored curve", button_type="primary", disabled=True, width=230
+            label="Reset: show the stored curve", color="primary", disabled=True, width=230
         )
         self._cut = pn.widgets.FloatSlider(
             label="Use observed points up to MJD", start=0.0, end=1.0, step=0.01, width=420
@@ -90,7 +90,7 @@ class CurveEditView(pn.viewable.Viewer):
         start, end = float(times.min()), float(times.max())
         self._cut.param.update(start=start, end=max(end, start + 0.01), value=end)
         others = [b for b in BandRegistry().known_names if b not in bands]
-        self._band.options = [*sorted(bands), *others]
+        self._band.param.update(options=[*sorted(bands), *others], value=sorted(bands)[0])
         self._time.value = round(end + 1.0, 2)
         self._downloads.objects = download_buttons(
             self.export, stem=f"{_file_safe(self.state.object_id)}-edited", what="edited curve"
@@ -176,10 +176,8 @@ class CurveEditView(pn.viewable.Viewer):
         unit = pn.widgets.RadioButtonGroup.from_param(self.param.unit, color="default", width=110)
         return pn.Card(
             self._status,
-            pn.Row(self._hide, self._cut, self._reset, align="end"),
-            pn.Row(
-                self._band, self._time, unit, self._value, self._value_err, self._add, align="end"
-            ),
+            pn.Row(self._hide, self._cut, self._reset),
+            pn.Row(self._band, self._time, unit, self._value, self._value_err, self._add),
             self._error,
             self._downloads,
             title="What-if editing",

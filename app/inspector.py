@@ -56,9 +56,9 @@ def edited_curve_pane(
     overlay, markers = plots.edited_light_curve(
         points, left_out=left_out, added=added, cut=edit.cut, unit=unit, title=title
     )
-    index = markers.data["point"].to_numpy()
+    point = markers.data["point"].to_numpy()  # marker row -> index among the observations
     selection = hv.streams.Selection1D(source=markers)
-    selection.add_subscriber(lambda index_: editor.select(index[index_]))
+    selection.add_subscriber(lambda index: editor.select(point[index]))
     double_tap = hv.streams.DoubleTap(source=markers, x=None, y=None)
     double_tap.add_subscriber(editor.fill)
     return plots.figure(overlay)

@@ -191,6 +191,8 @@ def edited_light_curve(
         for layer in overlay
         if isinstance(layer, hv.Scatter) and "point" in layer.dimensions(label="name")
     )
+    # a click or a drag selects points to hide; zoom and pan stay in the toolbar
+    markers.opts(tools=[*TOOLS, "tap", "box_select"], active_tools=["box_select"])
     return overlay, markers
 
 
