@@ -32,12 +32,15 @@ _WIDE = {"responsive": True, "height": 340}
 hv.extension("bokeh", logo=False)
 
 
-def figure(element: hv.Element | hv.Overlay) -> pn.pane.HoloViews:
+def figure(element: hv.Element | hv.Overlay | BokehFigure) -> pn.pane.HoloViews | pn.pane.Bokeh:
     """Wrap ``element`` in a stretching pane whose axes are not linked to other panes' axes.
 
     Panel links axes of HoloViews panes that share a dimension name by default, so zooming one
-    flux plot (or drawing one with a huge range) would rescale every other flux plot.
+    flux plot (or drawing one with a huge range) would rescale every other flux plot. Plain
+    Bokeh figures (drawn so for speed) get a Bokeh pane.
     """
+    if isinstance(element, BokehFigure):
+        return pn.pane.Bokeh(element, sizing_mode="stretch_width")
     return pn.pane.HoloViews(element, sizing_mode="stretch_width", linked_axes=False)
 
 
@@ -257,32 +260,52 @@ def class_probabilities(
     *,
     unsure: float | None,
     original: tuple[Mapping[str, float], float | None] | None = None,
-) -> hv.Bars | hv.Overlay:
-    """Horizontal bars of calibrated class probabilities, highest first, plus the unsure share.
+) -> BokehFigure:
+    """Horizontal bars of calibrated class probabilities, highest on top, unsure share at the foot.
 
     ``original`` (probabilities and unsure share of the stored curve, for an edited one) is
-    drawn as wide grey ghost bars behind narrower coloured bars of the edited curve.
+    drawn as wide grey ghost bars behind narrower coloured bars of the edited curve. Drawn with
+    Bokeh directly: ~20 ms against ~130 ms as HoloViews bars, and every what-if edit redraws it.
     """
 
-    def items(values: Mapping[str, float], share: float | None) -> list[tuple[str, float]]:
-        ranked = sorted(values.items(), key=lambda kv: probabilities[kv[0]])
-        return [("(unsure)", share), *ranked] if share is not None else ranked
+    def shares(values: Mapping[str, float], share: float | None) -> dict[str, float]:
+        return {**({"(unsure)": share} if share is not None else {}), **values}
 
-    shown = items(probabilities, unsure)
-    size = {"responsive": True, "height": max(200, 22 * len(shown))}
+    shown = shares(probabilities, unsure)
+    # Bokeh puts the first factor at the bottom
+    classes = sorted(shown, key=lambda c: (c != "(unsure)", shown[c]))
+    data = {"class": classes, "probability": [shown[c] for c in classes]}
+    tooltips = [("class", "@class"), ("probability", "@probability{0.000}")]
     title = "Class probabilities (calibrated)"
-    bars = hv.Bars(shown, "class", "probability", label="edited curve" if original else "")
-    bars = bars.opts(invert_axes=True, ylim=(0, 1), color="#1b9e77", tools=TOOLS)
-    if original is None:
-        return bars.opts(title=title, **size)
-    ghost = hv.Bars(items(*original), "class", "probability", label="stored curve").opts(
-        invert_axes=True, ylim=(0, 1), color="#bbbbbb", bar_width=0.9, tools=TOOLS
+    if original is not None:
+        stored = shares(*original)
+        data["stored"] = [stored.get(c, 0.0) for c in classes]
+        tooltips.append(("stored curve", "@stored{0.000}"))
+        title += ": edited curve (green) and stored curve (grey)"
+    fig = BokehFigure(
+        y_range=classes,
+        x_range=(0, 1),
+        height=max(200, 22 * len(classes)),
+        sizing_mode="stretch_width",
+        tools=",".join(t for t in TOOLS if t != "hover"),
+        tooltips=tooltips,
+        title=title,
+        x_axis_label="probability",
     )
-    return (ghost * bars.opts(bar_width=0.45)).opts(
-        title=title + ": edited (green) and stored curve (grey)",
-        legend_position="bottom_right",
-        **size,
-    )
+    source = ColumnDataSource(data)
+    if original is not None:
+        fig.hbar(
+            y="class", right="stored", height=0.85, source=source, color="#c8c8c8",
+            legend_label="stored curve",
+        )  # fmt: skip
+    fig.hbar(
+        y="class", right="probability", height=0.45 if original else 0.8, source=source,
+        color="#1b9e77", **({"legend_label": "edited curve"} if original else {}),
+    )  # fmt: skip
+    if original is not None:
+        fig.legend.location = "bottom_right"
+    fig.ygrid.grid_line_color = None
+    return fig
 
 
 def probability_timeline(
