@@ -7,6 +7,7 @@ when there is no model or the model lacks the capability, instead of drawing any
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
 import panel as pn
@@ -56,7 +57,7 @@ class _ModelPanel(pn.viewable.Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self._original: tuple[tuple, pl.DataFrame | None] = ((), None)
+        self._stored: tuple[tuple, object] = ((), None)
 
     def current_id(self) -> str:
         """Object to draw: ``object_id`` if set, else the inspector's object."""
@@ -76,12 +77,16 @@ class _ModelPanel(pn.viewable.Viewer):
         """Observations of :meth:`row`, one per row, with magnitudes."""
         return row_points(self.row())
 
-    def original_prediction(self, predictor) -> pl.DataFrame:
-        """``predictor.predict`` of the stored (unedited) curve, kept while the object stays."""
+    def stored(self, compute: Callable[[pl.DataFrame], object]) -> object:
+        """``compute`` (a predictor method) of the stored, unedited curve, kept while it stays.
+
+        An edit redraws the panel beside the stored curve's output; computing that once per
+        object and model keeps an edit's server time to the edited curve's forward pass.
+        """
         key = (self.state.model, self.state.catalog.name, self.current_id())
-        if self._original[0] != key:
-            self._original = (key, predictor.predict(self.state.catalog.get(self.current_id())))
-        return self._original[1]
+        if self._stored[0] != key:
+            self._stored = (key, compute(self.state.catalog.get(self.current_id())))
+        return self._stored[1]
 
     def blocker(self) -> pn.pane.Alert | None:
         """Why the panel cannot draw (no object, no model, missing capability), or ``None``."""
@@ -146,7 +151,7 @@ class ProbabilityView(_ModelPanel):
         original = ghost = None
         summary = f"Predicted {_verdict(result)}."
         if self.follows_edit():
-            original = self.original_prediction(predictor)
+            original = self.stored(predictor.predict)
             ghost = _bars(original, predictor.classes)
             summary = (
                 f"**Edited curve:** predicted {_verdict(result)}. Stored curve: "
@@ -211,7 +216,7 @@ class TimelineView(_ModelPanel):
         timeline = predictor.predict_timeline(row)
         original = None
         if self.follows_edit():
-            original = predictor.predict_timeline(self.state.catalog.get(self.current_id()))
+            original = self.stored(predictor.predict_timeline)
         figure = plots.probability_timeline(
             timeline, predictor.classes, top=self.top, original=original
         )

@@ -65,7 +65,8 @@ def edit_curve(page, *, flux: str = "800", error: str = "40") -> None:
     The point goes to the form's default band and time (a day after the last observation).
     """
     canvas = page.locator(".bk-Canvas").filter(visible=True).first
-    box = canvas.bounding_box()
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()  # relative to the viewport: the plot must be on screen
     # start inside the plot frame (below the title, right of the axis): box-select is active
     page.mouse.move(box["x"] + 0.08 * box["width"], box["y"] + 0.12 * box["height"])
     page.mouse.down()
