@@ -166,7 +166,7 @@ def test_what_if_edits_change_the_bars_and_reset_restores_them(page, served, err
     page.get_by_text("Probabilities", exact=True).first.click()
     page.get_by_text(re.compile(r"^Predicted \S+ with confidence")).first.wait_for()
     before = _bars_when(page, lambda bars: True)
-    edit_curve(page)  # hide the left third of the points, add one hypothetical point
+    edit_curve(page)
     page.get_by_text(re.compile(r"^Edited curve: predicted")).first.wait_for()
     after = _bars_when(page, lambda bars: all(s is not None for _, s in bars.values()))
     assert {c: s for c, (_, s) in after.items()} == {c: p for c, (p, _) in before.items()}
