@@ -341,6 +341,10 @@ class ContinuationView(_ModelPanel):
             return message("Choose at least one band.", "warning")
         points = self.points()
         times, bands = self.future(float(points["time"].max()))
+        left_out = None
+        if self.follows_edit():  # what was really observed where the edit left points out
+            stored = self.state.catalog.points(self.current_id())
+            left_out = stored.filter(pl.Series(self.state.edit.left_out(stored["time"])))
         result = predictor.continue_curve(row, times, bands, n_samples=self.n_samples)
         figures = []
         for band in self.bands:
@@ -352,11 +356,17 @@ class ContinuationView(_ModelPanel):
                 samples=result.samples[:, keep],
                 quantiles={q: v[keep] for q, v in result.quantiles.items()},
                 history=max(2.0 * self.horizon, 60.0),
+                left_out=left_out,
             )
             figures.append(plots.figure(figure))
         summary = (
             f"Sampled {self.n_samples} futures at {self.points_per_band} times per band over "
             f"{self.horizon} days; lines are single samples, shading the 68 % and 95 % ranges."
+            + (
+                " Grey crosses: stored observations the edit leaves out (what was really seen)."
+                if left_out is not None
+                else ""
+            )
         )
         return pn.Column(pn.pane.Markdown(summary), *figures, sizing_mode="stretch_width")
 

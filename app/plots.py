@@ -378,8 +378,12 @@ def continuation(
     samples: np.ndarray,
     quantiles: Mapping[float, np.ndarray],
     history: float,
+    left_out: pl.DataFrame | None = None,
 ) -> hv.Overlay:
-    """Plot the last ``history`` days of ``band``, sampled futures and the 68 % / 95 % bands."""
+    """Plot the last ``history`` days of ``band``, sampled futures and the 68 % / 95 % bands.
+
+    ``left_out`` (stored observations a what-if edit leaves out) are drawn as grey crosses.
+    """
     start = float(np.min(times)) - history
     observed = points.filter((pl.col("band") == band) & (pl.col("time") >= start))
     colour = band_colour(float(observed["wavelength"][0])) if observed.height else "#333333"
@@ -408,6 +412,14 @@ def continuation(
             color=colour, size=5, tools=TOOLS
         )
     )
+    if left_out is not None:
+        shown = pl.col("time").is_between(start, float(np.max(times)))
+        ghosts = left_out.filter((pl.col("band") == band) & shown)
+        layers.append(
+            hv.Scatter(ghosts.to_pandas(), "time", ["flux", "band"], label="left out").opts(
+                color="#888888", marker="x", size=8, line_width=2, tools=TOOLS
+            )
+        )
     return hv.Overlay(layers).opts(
         title=plot_title(f"Generated continuations ({band.split('_', 1)[-1]} band)"),
         xlabel="time (MJD)",

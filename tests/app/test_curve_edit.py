@@ -11,7 +11,7 @@ import polars as pl
 from bokeh.document import Document
 
 from app.inspector import InspectorView
-from app.model_views import ProbabilityView, TimelineView
+from app.model_views import ContinuationView, ProbabilityView, TimelineView
 from engine.data.edit import CurveEdit
 from tests.app.conftest import PERIODIC_ID
 
@@ -78,6 +78,19 @@ def test_the_domain_score_of_both_curves_is_shown(domain_state):
     domain_state.edit = CurveEdit().hide(range(10))
     text = ProbabilityView(state=domain_state).content().objects[0].object
     assert text.count("Domain score") == 1 and "stored curve" in text
+
+
+def test_continuations_of_a_cut_curve_show_what_was_really_observed(state):
+    _inspecting(state)
+    times = state.catalog.get(PERIODIC_ID)["time"][0].to_numpy()
+    state.edit = CurveEdit().cut_at(float(times[len(times) // 2]))
+    view = ContinuationView(state=state, n_samples=3, points_per_band=4, horizon=300)
+    assert "of the edited curve" in view._output.objects[0].object  # sampled only on demand
+    output = view.content()
+    assert "Grey crosses: stored observations the edit leaves out" in output.objects[0].object
+    (figure,) = [p.object for p in output.select(pn.pane.HoloViews)]
+    (ghosts,) = [layer for layer in figure if layer.label == "left out"]
+    assert len(ghosts) and ghosts.dimension_values("time").min() > state.edit.cut
 
 
 def test_adding_a_point_by_the_form_in_flux_and_in_magnitudes(state):
