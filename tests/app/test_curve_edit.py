@@ -13,6 +13,7 @@ from bokeh.document import Document
 from app.inspector import InspectorView
 from app.model_views import ContinuationView, ProbabilityView, TimelineView
 from engine.data.edit import CurveEdit
+from engine.data.load import load
 from tests.app.conftest import PERIODIC_ID
 
 
@@ -129,7 +130,7 @@ def test_bad_input_is_refused_with_a_message_and_the_edit_kept(state):
     assert state.edit.cut == first + 30.0 and not editor._error.visible
 
 
-def test_the_edited_curve_exports_as_long_points(state):
+def test_the_edited_curve_exports_as_long_points(state, tmp_path):
     view = _inspecting(state)
     state.edit = CurveEdit().hide([0, 1, 2])
     n = state.catalog.get(PERIODIC_ID)["time"].list.len()[0]
@@ -138,6 +139,10 @@ def test_the_edited_curve_exports_as_long_points(state):
     parquet = pl.read_parquet(io.BytesIO(view._editor.export("parquet").read()))
     assert parquet.columns == exported.columns
     assert view._editor._downloads.objects[0].filename == f"{PERIODIC_ID}-edited.csv"
+    path = tmp_path / "edited.csv"
+    path.write_bytes(view._editor.export("csv").read())
+    (ingested,) = load(path).table.iter_rows(named=True)  # readable as any light curve file
+    assert len(ingested["time"]) == n - 3
 
 
 def test_a_selection_on_the_plot_reaches_the_editor(state):
