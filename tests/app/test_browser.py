@@ -114,12 +114,16 @@ def test_deep_link_restores_the_object_and_the_url_follows(page, served, errors)
     assert errors == []
 
 
-def test_model_panels_and_the_model_picker(page, served, errors):
-    url, _ = served
+def _open_probabilities(page, url: str) -> None:
+    """Inspect the periodic object and open its Probabilities tab."""
     page.goto(f"{url}/?object={PERIODIC_ID}")
     wait_until_drawn(page, "Best period")
     page.get_by_text("Probabilities", exact=True).first.click()
     page.get_by_text(re.compile(r"^Predicted \S+ with confidence")).first.wait_for()
+
+
+def test_model_panels_and_the_model_picker(page, served, errors):
+    _open_probabilities(page, served[0])
     page.get_by_text("Continuations", exact=True).first.click()
     page.get_by_role("button", name="Generate").click()
     page.get_by_text(re.compile(r"^Sampled 20 futures")).first.wait_for()
@@ -160,11 +164,7 @@ def _bars_when(page, ready, timeout_s: float = DRAW_TIMEOUT_MS / 1000) -> dict:
 
 
 def test_what_if_edits_change_the_bars_and_reset_restores_them(page, served, errors):
-    url, _ = served
-    page.goto(f"{url}/?object={PERIODIC_ID}")
-    wait_until_drawn(page, "Best period")
-    page.get_by_text("Probabilities", exact=True).first.click()
-    page.get_by_text(re.compile(r"^Predicted \S+ with confidence")).first.wait_for()
+    _open_probabilities(page, served[0])
     before = _bars_when(page, lambda bars: True)
     edit_curve(page)
     page.get_by_text(re.compile(r"^Edited curve: predicted")).first.wait_for()

@@ -54,6 +54,8 @@ def test_hiding_selected_points_edits_the_session_not_the_catalogue(state, small
     plot = view._main().object
     assert "Edited light curve" in plot.opts.get().kwargs["title"]
     assert any(getattr(layer, "label", "").startswith("left out") for layer in plot)
+    points, _ = view._panels["Periodogram"].compute()  # the periodogram follows the edit
+    assert points.height == n - 2
     view._editor._reset.clicks += 1
     assert state.edit.is_empty
 
