@@ -159,12 +159,12 @@ class CurveEditView(pn.viewable.Viewer):
         """Remember the points selected on the plot (indices among the object's observations)."""
         self.selected = sorted({int(i) for i in indices})
 
-    def fill(self, time: float | None, value: float | None) -> None:
-        """Fill the new point's time and brightness from a double-click on the plot."""
-        if time is None or value is None or not np.isfinite([time, value]).all():
+    def fill(self, x: float | None, y: float | None) -> None:
+        """Fill the new point's time (``x``) and brightness (``y``) from a double-click."""
+        if x is None or y is None or not np.isfinite([x, y]).all():
             return
-        self._time.value = round(float(time), 2)
-        self._value.value = round(float(value), 2 if self.unit == "mag" else 1)
+        self._time.value = round(float(x), 2)
+        self._value.value = round(float(y), 2 if self.unit == "mag" else 1)
 
     def export(self, suffix: str) -> io.BytesIO:
         """Return the edited curve as long points (``object_id`` + point columns) to download."""

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -366,6 +367,7 @@ def section_edit(args) -> dict:
     view = InspectorView(state=state)
     panels = view._panels
     rng = np.random.default_rng(0)
+    load_before = os.getloadavg()[0]
 
     def edits(times: np.ndarray) -> dict[str, CurveEdit]:
         point = hypothetical_point(times[-1] + 3.0, "lsst_r", flux=500.0, flux_err=30.0)
@@ -410,6 +412,8 @@ def section_edit(args) -> dict:
         "points": args.edit_points,
         "objects": table.height - 1,
         "edits": list(edits(table["time"][0].to_numpy())),
+        # what else ran on the machine: timings here scale with it
+        "load": (load_before, os.getloadavg()[0], os.cpu_count()),
     }
 
 
@@ -521,6 +525,10 @@ def report(results: dict, args) -> str:
             "",
             f"Budget {EDIT_BUDGET_MS} ms per edit (p95): **{verdict}** ({total['p95_ms']:.0f} ms). "
             "Continuations are sampled only when their Generate button is pressed.",
+            "",
+            "Load average (1 min) at the start and the end: {:.1f} and {:.1f} on {} cores.".format(
+                *r["load"]
+            ),
         ]
     return "\n".join(lines) + "\n"
 
