@@ -157,4 +157,7 @@ def test_a_selection_on_the_plot_reaches_the_editor(state):
     stream.event(index=[0, 1])
     expected = sorted(markers.data["point"].to_numpy()[[0, 1]].tolist())
     assert view._editor.selected == expected
+    (tap,) = (s for s in streams if isinstance(s, hv.streams.DoubleTap))
+    tap.event(x=60000.123, y=432.1)  # a double-click fills the new point's time and flux
+    assert (view._editor._time.value, view._editor._value.value) == (60000.12, 432.1)
     pn.panel(view).get_root(Document())  # the whole page renders with the bar
