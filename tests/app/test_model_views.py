@@ -6,7 +6,7 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import pytest
-from bokeh.models import Image
+from bokeh.models import Image, MultiLine
 
 from app.model_views import (
     OUT_OF_DOMAIN,
@@ -148,8 +148,9 @@ def test_continuation_grid_and_generation(state):
     figures = _plots(view._output)
     assert len(figures) == 2 and not view._output.loading
     assert "Sampled 4 futures" in view._output.objects[0].objects[0].object
-    paths = [c for c in figures[0] if isinstance(c, hv.Curve) and c.label == ""]
-    assert len(paths) == 4 and all(len(p) == 3 for p in paths)
+    (paths,) = [r for r in figures[0].renderers if isinstance(r.glyph, MultiLine)]
+    assert len(paths.data_source.data["ys"]) == 4
+    assert all(len(p) == 3 for p in paths.data_source.data["ys"])
 
     state.object_id = state.catalog.table["object_id"][0]  # a new object resets the panel
     assert "press Generate" in _alert(view._output)
