@@ -175,7 +175,11 @@ ModelOption = Annotated[
     str, typer.Option("--model", "-m", help="Shipped model name or a model directory.")
 ]
 PrecisionOption = Annotated[
-    str, typer.Option(help="fp32, or bf16 (faster on CPUs with AMX/AVX-512 and on GPUs).")
+    str,
+    typer.Option(
+        help="auto (bf16 where the device runs it natively: CPUs with AMX/AVX-512 BF16, "
+        "Ampere+ GPUs; fp32 elsewhere), fp32 or bf16."
+    ),
 ]
 DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: auto).")]
 
@@ -192,7 +196,7 @@ def score(
     report_path: Path | None,
     model: ModelOption = "atcat-plasticc",
     device: DeviceOption = None,
-    precision: PrecisionOption = "fp32",
+    precision: PrecisionOption = "auto",
     engine: Annotated[
         str,
         typer.Option(
@@ -204,7 +208,10 @@ def score(
         typer.Option(help="With --engine dask: scheduler address (default: a local cluster)."),
     ] = None,
 ) -> None:
-    """Classify light curves: object_id, pred_class, confidence, unsure and p_<class> columns."""
+    """Classify light curves: object_id, pred_class, confidence, unsure and p_<class> columns.
+
+    Runs bf16 where the device has it natively (``--precision fp32`` for full precision).
+    """
     from engine.infer import InferenceSettings, load_predictor
 
     if engine not in ("local", "dask"):
