@@ -7,7 +7,8 @@
   calibrated predictions and everything else the predictor offers);
 * Astromer 2, Astra-CLR: a :class:`ModelEmbedder` calling the model's ``embed(batch)``;
 * RTF: an :class:`RTFEmbedder`, which adds ``reconstruction_error(table)`` and
-  ``anomaly_scores(table)`` (the reconstruction error as an anomaly score, higher = stranger).
+  ``anomaly_scores(table)`` (the reconstruction error as an anomaly score, higher = stranger),
+  and ``embed_and_score(table)`` for both with one forward pass.
 
 Objects are batched by similar length (:mod:`engine.infer.batches`) and results are written
 back in table order.
@@ -92,6 +93,11 @@ class RTFEmbedder(ModelEmbedder):
     def anomaly_scores(self, table: pl.DataFrame) -> dict[str, np.ndarray]:
         """Return the model's own anomaly scores, higher = stranger (for the catalogue index)."""
         return {"reconstruction_error": self.reconstruction_error(table)}
+
+    def embed_and_score(self, table: pl.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`embed` and :meth:`anomaly_scores` from one forward pass of every object."""
+        both = self._per_object(table, self.model.embed_and_error, self.dim + 1)
+        return both[:, :-1], {"reconstruction_error": both[:, -1].astype(np.float64)}
 
 
 #: embedder class of each family served by a ModelEmbedder (ATCAT is served by its Predictor)
