@@ -31,6 +31,7 @@ from engine.errors import ModelNotFoundError
 from engine.infer.batches import InferenceSettings, iter_batches
 from engine.infer.predictor import Predictor, load_predictor
 from engine.models.checkpoint import load_model
+from engine.models.families import FAMILIES
 from engine.models.registry import ModelInfo, find_model
 
 
@@ -44,7 +45,7 @@ class Embedder(Protocol):
 
 
 class ModelEmbedder:
-    """A loaded Astromer 2, Astra-CLR or RTF model applied to canonical tables.
+    """A loaded model of any family but ATCAT (Astromer 2, Astra-CLR, ...) applied to tables.
 
     Use :func:`load_embedder` to build one.
     """
@@ -100,12 +101,10 @@ class RTFEmbedder(ModelEmbedder):
         return both[:, :-1], {"reconstruction_error": both[:, -1].astype(np.float64)}
 
 
-#: embedder class of each family served by a ModelEmbedder (ATCAT is served by its Predictor)
-EMBEDDERS: dict[str, type[ModelEmbedder]] = {
-    "astromer2": ModelEmbedder,
-    "astraclr": ModelEmbedder,
-    "rtf": RTFEmbedder,
-}
+#: families whose models offer inference more than ``embed``; every other family of
+#: :data:`~engine.models.families.FAMILIES` gets a plain :class:`ModelEmbedder`, and ATCAT its
+#: :class:`~engine.infer.predictor.Predictor`
+EMBEDDERS: dict[str, type[ModelEmbedder]] = {"rtf": RTFEmbedder}
 
 
 def load_embedder(
@@ -119,9 +118,8 @@ def load_embedder(
     settings = settings or InferenceSettings()
     if info.family == "atcat":
         return load_predictor(info.path, settings=settings)
-    embedder = EMBEDDERS.get(info.family)
-    if embedder is None:
-        known = ["atcat", *sorted(EMBEDDERS)]
-        msg = f"model {info.name!r} has family {info.family!r}; embedders exist for {known}"
+    if info.family not in FAMILIES:
+        msg = f"model {info.name!r} has family {info.family!r}; known: {sorted(FAMILIES)}"
         raise ModelNotFoundError(msg)
+    embedder = EMBEDDERS.get(info.family, ModelEmbedder)
     return embedder(info, load_model(info.path, device=settings.torch_device), settings)
