@@ -34,6 +34,7 @@ import torch
 
 from engine.data.bands import BandRegistry
 from engine.data.batching import collate
+from engine.data.packed import PackedLightCurves
 from engine.errors import InputError
 from engine.infer.predictor import Predictor, band_wavelengths, typical_errors
 from engine.models.atcat.append import Prefix, appended_logits, encode_prefix
@@ -160,6 +161,13 @@ class ObservationPlan:
         best = self.best
         days = f"{best.days_ahead:g} day{'s' if best.days_ahead != 1 else ''}"
         outcomes = " or ".join(best.outcome_classes)
+        if best.bits <= 0:
+            return (
+                f"No point in the next {self.days_ahead[-1]:g} days is expected to make the "
+                f"class clearer (now {self.entropy_now:.2f} bits of uncertainty, most likely "
+                f"{self.pred_class}); the least unhelpful is a {best.band} point in {days} "
+                f"({best.bits:.2f} ± {best.standard_error:.2f} bits)."
+            )
         return (
             f"A {best.band} point in {days} is expected to tell you {best.bits:.2f} ± "
             f"{best.standard_error:.2f} bits about the class (now {self.entropy_now:.2f} bits "
@@ -202,7 +210,7 @@ class InformationPlanner:
         self.predictor = predictor
         self.model = predictor.model
 
-    def prefix(self, packed, index: int = 0) -> tuple[Prefix, float]:
+    def prefix(self, packed: PackedLightCurves, index: int = 0) -> tuple[Prefix, float]:
         """Encode object ``index`` of a packed table; returns it and its first MJD.
 
         Long curves are subsampled to leave room for the appended point.

@@ -15,7 +15,7 @@ from app.screenshots import wait_until_drawn
 from tests.app.conftest import PERIODIC_ID
 from tests.app.test_browser import served  # noqa: F401  (the served app fixture)
 
-SENTENCE = re.compile(r"is expected to tell you [-\d.]+ ± [\d.]+ bits")
+SENTENCE = re.compile(r"is expected to (tell you [\d.]+ ± [\d.]+ bits|make the class clearer)")
 
 
 def _heatmap(viewable):
@@ -36,7 +36,7 @@ def test_heatmap_has_every_candidate_and_marks_the_best(state):
     best = int(np.argmax(cells["bits"]))
     assert best_cell["x"][0] == cells["days"][best] and best_cell["y"][0] == cells["band"][best]
     sentence = output.objects[0].object.replace("\\", "")  # shown as escaped Markdown
-    assert SENTENCE.search(sentence) and f"A {cells['band'][best]} point" in sentence
+    assert SENTENCE.search(sentence) and f" {cells['band'][best]} point in " in sentence
 
 
 def test_hidden_panel_does_not_compute_and_the_inspector_has_the_tab(state):

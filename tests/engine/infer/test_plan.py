@@ -1,4 +1,5 @@
 import copy
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
@@ -141,3 +142,11 @@ def test_selection_and_settings_errors(predictor, sample_table):
         PlanSettings(first_day=5.0, last_day=2.0)
     with pytest.raises(InputError, match="n_samples"):
         PlanSettings(n_samples=1)
+
+
+def test_sentence_when_nothing_helps(planner, short):
+    plan = planner.plan_object(short, PlanSettings(last_day=2.0, n_samples=4))
+    hopeless = replace(plan, bits=plan.bits - plan.bits.max() - 0.1)
+    assert hopeless.sentence().startswith("No point in the next 2 days is expected")
+    helpful = replace(plan, bits=plan.bits - plan.bits.min() + 0.1)
+    assert "bits about the class" in helpful.sentence()
