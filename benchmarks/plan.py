@@ -179,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("data/plasticc"))
     parser.add_argument("--model", default="atcat-plasticc")
-    parser.add_argument("--objects", type=int, default=600, help="0 = every fold-0 object")
+    parser.add_argument("--objects", type=int, default=400, help="0 = every fold-0 object")
     parser.add_argument("--cuts", type=lambda s: [int(v) for v in s.split(",")],
                         default=[3, 6, 10, 20, 40])  # fmt: skip
     parser.add_argument("--k", type=int, default=5, help="actual next observations to choose from")
