@@ -19,6 +19,7 @@ from app.model_views import (
     message,
 )
 from app.neighbours import NeighboursView
+from app.plan_view import PlanView
 from app.state import HIDDEN, AppState
 from app.text import markdown
 from engine.catalog import UnknownObjectError, with_magnitudes
@@ -172,6 +173,7 @@ class InspectorView(pn.viewable.Viewer):
             "Timeline": TimelineView(**hidden),
             "Attention": AttentionView(**hidden),
             "Continuations": ContinuationView(**hidden),
+            "Observe next": PlanView(**hidden),
         }
         self._neighbours = NeighboursView(**hidden, catalog_dir=self.catalog_dir)
         self._editor = CurveEditView(state=self.state)

@@ -1,6 +1,9 @@
-"""HoloViews plots of light curves and model outputs; every figure keeps Bokeh's PNG save tool.
+"""Plots of light curves and model outputs; every figure keeps Bokeh's PNG save tool.
 
-The functions take frames and arrays computed by ``engine`` and only draw them.
+The functions take frames and arrays computed by ``engine`` and only draw them. Views redrawn
+for every object (periodogram, phase fold, timeline, attention) are plain Bokeh figures: a
+HoloViews overlay costs ~0.2-0.35 s of server time to render, a Bokeh figure a tenth of it
+(``benchmarks/app_latency.py``); the other plots are HoloViews elements.
 """
 
 from __future__ import annotations
@@ -11,10 +14,20 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import polars as pl
-from bokeh.models import ColumnDataSource
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    HoverTool,
+    Legend,
+    LegendItem,
+    LinearColorMapper,
+    Span,
+)
+from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure as BokehFigure
 
 from app.text import plot_title
+from engine.text import printable
 
 #: (wavelength Å, colour) anchors: violet u, green g, orange r, red i, dark red z, grey-black y
 _COLOUR_ANCHORS = (
@@ -27,13 +40,15 @@ _COLOUR_ANCHORS = (
 )
 TOOLS = ["hover", "save", "pan", "box_zoom", "wheel_zoom", "reset"]
 _WIDE = {"responsive": True, "height": 340}
+#: the same size for plain Bokeh figures
+_BOKEH_WIDE = {"sizing_mode": "stretch_width", "height": 340}
 
 # the Bokeh backend must be loaded before Bokeh plot options (tools, markers) can be set
 hv.extension("bokeh", logo=False)
 
 
-def figure(element: hv.Element | hv.Overlay | BokehFigure) -> pn.pane.HoloViews | pn.pane.Bokeh:
-    """Wrap ``element`` in a stretching pane whose axes are not linked to other panes' axes.
+def figure(element: hv.Element | hv.Overlay | BokehFigure) -> pn.pane.PaneBase:
+    """Wrap ``element`` (HoloViews or Bokeh) in a stretching pane with axes of its own.
 
     Panel links axes of HoloViews panes that share a dimension name by default, so zooming one
     flux plot (or drawing one with a huge range) would rescale every other flux plot. Plain
@@ -42,6 +57,21 @@ def figure(element: hv.Element | hv.Overlay | BokehFigure) -> pn.pane.HoloViews 
     if isinstance(element, BokehFigure):
         return pn.pane.Bokeh(element, sizing_mode="stretch_width")
     return pn.pane.HoloViews(element, sizing_mode="stretch_width", linked_axes=False)
+
+
+def _bokeh_figure(*, title: str, x_label: str, y_label: str, **options) -> BokehFigure:
+    """Return a wide Bokeh figure with :data:`TOOLS` and axis labels; ``options`` override."""
+    fig = BokehFigure(title=printable(title), tools=TOOLS, **(_BOKEH_WIDE | options))
+    fig.xaxis.axis_label, fig.yaxis.axis_label = x_label, y_label
+    return fig
+
+
+def _legend_outside(fig: BokehFigure) -> None:
+    """Move the figure's legend to the right of the plot, so it never covers data."""
+    if fig.legend:
+        legend = fig.legend[0]
+        fig.center.remove(legend)
+        fig.add_layout(legend, "right")
 
 
 def band_colour(wavelength: float) -> str:
@@ -96,6 +126,34 @@ def _with_errors(
         show_legend=True,
     )
     return [bars, markers]
+
+
+def _bokeh_points(
+    fig: BokehFigure, frame: pl.DataFrame, x: str, value: str, error: str, colours: dict[str, str]
+) -> None:
+    """Draw :func:`_with_errors` with Bokeh: one error-bar and one marker glyph for all bands."""
+    source = ColumnDataSource({
+        "x": frame[x].to_numpy(),
+        "y": frame[value].to_numpy(),
+        "error": frame[error].to_numpy(),
+        "low": (frame[value] - frame[error]).to_numpy(),
+        "high": (frame[value] + frame[error]).to_numpy(),
+        "filter": frame["filter"].to_list(),
+        "colour": [colours[f] for f in frame["filter"]],
+        "fill": frame["detected"].cast(pl.Float64).to_numpy(),
+    })  # fmt: skip
+    fig.segment("x", "low", "x", "high", source=source, color="colour", alpha=0.5)
+    markers = fig.scatter(
+        "x", "y", source=source, color="colour", fill_alpha="fill", size=6, line_width=1.2
+    )
+    fig.select_one(HoverTool).update(
+        renderers=[markers],
+        tooltips=[(x, "@x{0.000}"), (value, "@y{0.000} ± @error{0.000}"), ("band", "@filter")],
+    )
+    # one entry per band, blue to red (frame order), drawn like the band's first point
+    first = frame.with_row_index().group_by("filter", maintain_order=True).agg(pl.first("index"))
+    items = [LegendItem(label=f, renderers=[markers], index=i) for f, i in first.iter_rows()]
+    fig.add_layout(Legend(items=items), "right")
 
 
 def light_curve(
@@ -233,26 +291,31 @@ def _magnitude_range(frame: pl.DataFrame, *, max_error: float = 0.5, pad: float 
     return (float(values.min()) - pad, float(values.max()) + pad) if values.len() else (None, None)
 
 
-def periodogram(period: np.ndarray, power: np.ndarray, *, best: float) -> hv.Overlay:
+def periodogram(period: np.ndarray, power: np.ndarray, *, best: float) -> BokehFigure:
     """Power against period (log axis), with the best period marked."""
-    curve = hv.Curve((period, power), "period (days)", "power").opts(
-        logx=True, color="#333333", line_width=1, tools=TOOLS
+    fig = _bokeh_figure(
+        title=f"Lomb-Scargle periodogram (best {best:.4g} d)",
+        x_label="period (days)",
+        y_label="power",
+        x_axis_type="log",
     )
-    marker = hv.VLine(best).opts(color="#e6550d", line_dash="dashed")
-    return (curve * marker).opts(title=f"Lomb-Scargle periodogram (best {best:.4g} d)", **_WIDE)
+    fig.line(period, power, color="#333333", line_width=1)
+    fig.select_one(HoverTool).tooltips = [("period", "$x{0.0000} d"), ("power", "$y{0.000}")]
+    fig.add_layout(
+        Span(location=best, dimension="height", line_color="#e6550d", line_dash="dashed")
+    )
+    return fig
 
 
-def phase_folded(points: pl.DataFrame, phase: np.ndarray, *, period: float) -> hv.Overlay:
+def phase_folded(points: pl.DataFrame, phase: np.ndarray, *, period: float) -> BokehFigure:
     """Flux against phase, drawn over two cycles, coloured by band."""
     frame = points.with_columns(pl.Series("phase", phase))
     frame, colours = _band_styles(pl.concat([frame, frame.with_columns(pl.col("phase") + 1.0)]))
-    return hv.Overlay(_with_errors(frame, "phase", "flux", "flux_err", colours)).opts(
-        title=f"Folded at {period:.5g} days",
-        xlabel="phase",
-        ylabel="flux (FLUXCAL)",
-        legend_position="right",
-        **_WIDE,
+    fig = _bokeh_figure(
+        title=f"Folded at {period:.5g} days", x_label="phase", y_label="flux (FLUXCAL)"
     )
+    _bokeh_points(fig, frame, "phase", "flux", "flux_err", colours)
+    return fig
 
 
 def class_probabilities(
@@ -314,60 +377,50 @@ def probability_timeline(
     *,
     top: int = 5,
     original: pl.DataFrame | None = None,
-) -> hv.Overlay:
+) -> BokehFigure:
     """Probability of the ``top`` classes (by final value) and the unsure share after each point.
 
     ``original`` (the stored curve's timeline, for an edited one) adds the same classes dotted.
     """
     last = frame.tail(1)
     ranked = sorted(classes, key=lambda c: -float(last[f"p_{c}"].item()))[:top]
-    palette = hv.Cycle.default_cycles["default_colors"]
-    layers = [
-        hv.Curve((frame["time"], frame[f"p_{c}"]), "time", "probability", label=c).opts(
-            color=palette[k % len(palette)], line_width=2, tools=TOOLS
-        )
-        for k, c in enumerate(ranked)
-    ]
-    if original is not None:
-        layers += [
-            hv.Curve((original["time"], original[f"p_{c}"]), "time", "probability").opts(
-                color=palette[k % len(palette)], line_width=1.5, line_dash="dotted", alpha=0.8
-            )
-            for k, c in enumerate(ranked)
-        ]
-    if "unsure" in frame.columns:
-        layers.append(
-            hv.Curve((frame["time"], frame["unsure"]), "time", "probability", label="unsure").opts(
-                color="#888888", line_dash="dashed", tools=TOOLS
-            )
-        )
-    return hv.Overlay(layers).opts(
+    fig = _bokeh_figure(
         title="Probability after each point",
-        xlabel="time of the last point used (MJD)",
-        ylim=(0, 1),
-        legend_position="right",
-        **_WIDE,
+        x_label="time of the last point used (MJD)",
+        y_label="probability",
+        y_range=(0, 1),
     )
+    time = frame["time"].to_numpy()
+    for k, name in enumerate(ranked):
+        colour = Category10_10[k % len(Category10_10)]
+        fig.line(time, frame[f"p_{name}"].to_numpy(), color=colour, line_width=2,
+                 legend_label=printable(name))  # fmt: skip
+        if original is not None:
+            fig.line(original["time"].to_numpy(), original[f"p_{name}"].to_numpy(),
+                     color=colour, line_width=1.5, line_dash="dotted", alpha=0.8)  # fmt: skip
+    if "unsure" in frame.columns:
+        fig.line(time, frame["unsure"].to_numpy(), color="#888888", line_dash="dashed",
+                 legend_label="unsure")  # fmt: skip
+    fig.select_one(HoverTool).tooltips = [("time", "$x{0.00}"), ("probability", "$y{0.000}")]
+    _legend_outside(fig)
+    return fig
 
 
-def attention_map(matrix: np.ndarray, *, title: str) -> hv.Image:
-    """(T, T) attention weights, query point on the y axis and key point on the x axis."""
+def attention_map(matrix: np.ndarray, *, title: str) -> BokehFigure:
+    """(T, T) attention weights, query point on the y axis (first at the top), key on the x axis."""
     size = matrix.shape[0]
-    image = hv.Image(
-        np.flipud(matrix),
-        bounds=(-0.5, -0.5, size - 0.5, size - 0.5),
-        kdims=["key point", "query point"],
-        vdims=["weight"],
-    )
-    return image.opts(
-        cmap="viridis",
-        colorbar=True,
-        tools=TOOLS,
-        title=title,
-        responsive=True,
-        height=360,
-        invert_yaxis=True,
-    )
+    extent = (-0.5, size - 0.5)
+    fig = _bokeh_figure(
+        title=title, x_label="key point", y_label="query point", height=360,
+        x_range=extent, y_range=extent[::-1],
+    )  # fmt: skip
+    mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=float(np.max(matrix, initial=0)))
+    fig.image(image=[matrix], x=-0.5, y=-0.5, dw=size, dh=size, color_mapper=mapper)
+    fig.select_one(HoverTool).tooltips = [
+        ("key point", "$x{0}"), ("query point", "$y{0}"), ("weight", "@image{0.000}")
+    ]  # fmt: skip
+    fig.add_layout(ColorBar(color_mapper=mapper, title="weight"), "right")
+    return fig
 
 
 def continuation(
@@ -379,54 +432,39 @@ def continuation(
     quantiles: Mapping[float, np.ndarray],
     history: float,
     left_out: pl.DataFrame | None = None,
-) -> hv.Overlay:
+) -> BokehFigure:
     """Plot the last ``history`` days of ``band``, sampled futures and the 68 % / 95 % bands.
 
-    ``left_out`` (stored observations a what-if edit leaves out) are drawn as grey crosses.
+    All sampled paths are one ``multi_line`` glyph: one glyph per path made 20 paths cost ~1 s
+    of server time to render. ``left_out`` (stored observations a what-if edit leaves out) are
+    drawn as grey crosses.
     """
     start = float(np.min(times)) - history
     observed = points.filter((pl.col("band") == band) & (pl.col("time") >= start))
     colour = band_colour(float(observed["wavelength"][0])) if observed.height else "#333333"
-    layers = [
-        hv.Area(
-            (times, quantiles[0.025], quantiles[0.975]), "time", ["flux", "flux_high"], label="95 %"
-        ).opts(color=colour, alpha=0.15),
-        hv.Area(
-            (times, quantiles[0.16], quantiles[0.84]), "time", ["flux", "flux_high"], label="68 %"
-        ).opts(color=colour, alpha=0.3),
-    ]
-    layers += [
-        hv.Curve((times, path), "time", "flux").opts(color=colour, alpha=0.35, line_width=1)
-        for path in samples
-    ]
-    layers.append(
-        hv.Curve((times, quantiles[0.5]), "time", "flux", label="median").opts(
-            color=colour, line_width=2
-        )
+    fig = _bokeh_figure(
+        title=f"Generated continuations ({band.split('_', 1)[-1]} band)",
+        x_label="time (MJD)",
+        y_label="flux (FLUXCAL)",
     )
-    layers.append(
-        hv.ErrorBars(observed.to_pandas(), "time", ["flux", "flux_err"]).opts(color=colour)
-    )
-    layers.append(
-        hv.Scatter(observed.to_pandas(), "time", ["flux", "band"], label="observed").opts(
-            color=colour, size=5, tools=TOOLS
-        )
+    for (low, high), alpha, label in (((0.025, 0.975), 0.15, "95 %"), ((0.16, 0.84), 0.3, "68 %")):
+        fig.varea(times, quantiles[low], quantiles[high], color=colour, alpha=alpha,
+                  legend_label=label)  # fmt: skip
+    fig.multi_line([times] * len(samples), list(samples), color=colour, alpha=0.35, line_width=1)
+    fig.line(times, quantiles[0.5], color=colour, line_width=2, legend_label="median")
+    observed_time, flux, error = (observed[c].to_numpy() for c in ("time", "flux", "flux_err"))
+    fig.segment(observed_time, flux - error, observed_time, flux + error, color=colour)
+    markers = fig.scatter(observed_time, flux, color=colour, size=5, legend_label="observed")
+    fig.select_one(HoverTool).update(
+        renderers=[markers], tooltips=[("time", "@x{0.000}"), ("flux", "@y{0.000}")]
     )
     if left_out is not None:
         shown = pl.col("time").is_between(start, float(np.max(times)))
         ghosts = left_out.filter((pl.col("band") == band) & shown)
-        layers.append(
-            hv.Scatter(ghosts.to_pandas(), "time", ["flux", "band"], label="left out").opts(
-                color="#888888", marker="x", size=8, line_width=2, tools=TOOLS
-            )
-        )
-    return hv.Overlay(layers).opts(
-        title=plot_title(f"Generated continuations ({band.split('_', 1)[-1]} band)"),
-        xlabel="time (MJD)",
-        ylabel="flux (FLUXCAL)",
-        legend_position="right",
-        **_WIDE,
-    )
+        fig.scatter(ghosts["time"].to_numpy(), ghosts["flux"].to_numpy(), marker="x",
+                    color="#888888", size=8, line_width=2, legend_label="left out")  # fmt: skip
+    _legend_outside(fig)
+    return fig
 
 
 def reliability(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> hv.Overlay:

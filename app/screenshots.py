@@ -47,6 +47,7 @@ INSPECTOR_TABS = {
     "Timeline": re.compile("^Top$"),
     "Attention": re.compile("^Layer$"),
     "Continuations": re.compile("^Horizon"),
+    "Observe next": re.compile(r"is expected to (tell you|make the class)" + _NO_MODEL),
     "Neighbours": re.compile(
         r"^The \d+ objects nearest|has no neighbours|^Nearest neighbours need|^No neighbours"
     ),

@@ -124,11 +124,35 @@ def write_uploads(folder: Path, n: int, *, catalog_path: Path, bad: int | None) 
     return plans
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds every core of the machine has been busy since boot (``/proc/stat``)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuShare:
+    """Where the machine's CPU went while the sessions ran."""
+
+    wall: float
+    machine: float
+    server: float
+
+
 @contextmanager
 def served(
     log: Path, *, labels: Path, catalog: Path | None, models_dir: Path | None, extra: list[str]
-) -> Iterator[str]:
-    """Run ``python -m app.cli serve`` with its output in ``log``; yield its URL, then stop it."""
+) -> Iterator[tuple[str, int]]:
+    """Run ``python -m app.cli serve`` with its output in ``log``; yield its URL and process id,
+    then stop it."""
     port = free_port()
     command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--no-show"]
     command += ["--labels-url", str(labels), *extra]
@@ -147,7 +171,7 @@ def served(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the server on port {port} did not start")
             time.sleep(0.1)
-        yield f"http://localhost:{port}"
+        yield f"http://localhost:{port}", server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -382,6 +406,7 @@ class LoadCheck:
     missing_labels: list[str]
     #: the machine's 1-minute load average when the sessions started
     load_before: float
+    cpu: CpuShare
     #: websocket writes to connections the browsers had closed (:data:`_CLOSED_WRITE`)
     closed_writes: int = 0
 
@@ -411,12 +436,15 @@ def load_check(
     labels, log = folder / "labels.db", folder / "server.log"
     with served(
         log, labels=labels, catalog=catalog, models_dir=models_dir, extra=list(server_args)
-    ) as url:
+    ) as (url, pid):
         load_before = os.getloadavg()[0]
+        started = (time.perf_counter(), machine_cpu_seconds(), cpu_seconds(pid))
         outcomes = asyncio.run(run_sessions(url, plans, size))
+        ended = (time.perf_counter(), machine_cpu_seconds(), cpu_seconds(pid))
+    cpu = CpuShare(*(end - start for start, end in zip(started, ended, strict=True)))
     found = missing_labels(labels, plans, outcomes)
     lines, closed = split_closed_writes(log.read_text())
-    return LoadCheck(outcomes, server_errors(lines), found, load_before, closed)
+    return LoadCheck(outcomes, server_errors(lines), found, load_before, cpu, closed)
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -446,6 +474,12 @@ def report(check: LoadCheck, args) -> str:
         "the default model before it listens). The browser shares the machine's "
         f"{os.cpu_count()} cores with the server; load average just before the run "
         f"{check.load_before:.1f}. Extra server options: `{args.server_args or 'none'}`.",
+        "",
+        f"The sessions took {check.cpu.wall:.0f} s; the machine's cores were busy for "
+        f"{check.cpu.machine:.0f} CPU-s of the {os.cpu_count() * check.cpu.wall:.0f} they had, "
+        f"the server process for {check.cpu.server:.0f} "
+        f"({check.cpu.server / max(check.cpu.machine, 1e-9):.0%}); the rest went to the "
+        "browser drawing the sessions' pages and to anything else running.",
         "",
         "| step | sessions timed | p50 s | p95 s | max s |",
         "|---|---:|---:|---:|---:|",

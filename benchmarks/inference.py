@@ -218,7 +218,7 @@ def _padded_predictions(predictor, table, batches, make_batch, settings, model) 
             with settings.autocast():
                 out = model(batch.to(settings.torch_device))
             logits[index] = gather_last(out.class_logits, batch.mask).float().cpu().numpy()
-    probabilities = predictor._probabilities(torch.from_numpy(logits)).numpy()
+    probabilities = predictor.calibrated_probabilities(torch.from_numpy(logits)).numpy()
     return predictor._prediction_frame(packed.object_id, probabilities), dropped
 
 

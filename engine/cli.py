@@ -23,6 +23,7 @@ from engine.text import printable
 if TYPE_CHECKING:
     import polars as pl
 
+    from engine.data.bands import BandRegistry
     from engine.data.load import LoadedTable, ReadOptions
 
 app = typer.Typer(
@@ -175,7 +176,11 @@ ModelOption = Annotated[
     str, typer.Option("--model", "-m", help="Shipped model name or a model directory.")
 ]
 PrecisionOption = Annotated[
-    str, typer.Option(help="fp32, or bf16 (faster on CPUs with AMX/AVX-512 and on GPUs).")
+    str,
+    typer.Option(
+        help="auto (bf16 where the device runs it natively: CPUs with AMX/AVX-512 BF16, "
+        "Ampere+ GPUs; fp32 elsewhere), fp32 or bf16."
+    ),
 ]
 DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: auto).")]
 
@@ -192,7 +197,7 @@ def score(
     report_path: Path | None,
     model: ModelOption = "atcat-plasticc",
     device: DeviceOption = None,
-    precision: PrecisionOption = "fp32",
+    precision: PrecisionOption = "auto",
     engine: Annotated[
         str,
         typer.Option(
@@ -204,7 +209,10 @@ def score(
         typer.Option(help="With --engine dask: scheduler address (default: a local cluster)."),
     ] = None,
 ) -> None:
-    """Classify light curves: object_id, pred_class, confidence, unsure and p_<class> columns."""
+    """Classify light curves: object_id, pred_class, confidence, unsure and p_<class> columns.
+
+    Runs bf16 where the device has it natively (``--precision fp32`` for full precision).
+    """
     from engine.infer import InferenceSettings, load_predictor
 
     if engine not in ("local", "dask"):
@@ -401,6 +409,93 @@ def anomalies(
     from engine.index.catalog_build import top_anomalies
 
     _print_frame(top_anomalies(catalog, n=top, scorer=scorer, model=model))
+
+
+@app.command()
+@friendly_errors
+@reads_user_files
+def plan(
+    input: Annotated[
+        Path,
+        typer.Argument(help="Catalogue folder (catscope index), catscope Parquet or any format."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of the ranked plan.")],
+    read: ReadOptions,
+    report_path: Path | None,
+    objects: Annotated[
+        Path | None, typer.Option(help="Text file of object ids to plan for, one per line.")
+    ] = None,
+    unsure_only: Annotated[
+        bool, typer.Option(help="Only objects whose most likely class has p < 0.5.")
+    ] = False,
+    anomalies: Annotated[
+        int | None,
+        typer.Option(help="Only the N top anomaly candidates (a catalogue folder's gmm_nll)."),
+    ] = None,
+    first_day: Annotated[
+        float, typer.Option(help="Earliest candidate, days after the last point.")
+    ] = 1.0,
+    last_day: Annotated[
+        float, typer.Option(help="Latest candidate, days after the last point.")
+    ] = 30.0,
+    step: Annotated[float, typer.Option(help="Days between candidate times.")] = 1.0,
+    bands: Annotated[
+        str | None, typer.Option(help="Comma-separated candidate bands (default: each object's).")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Sampled fluxes per candidate.")] = 32,
+    seed: Annotated[int, typer.Option(help="Random seed of the sampling.")] = 0,
+    top: Annotated[int, typer.Option(help="How many of the ranked objects to print.")] = 10,
+    model: ModelOption = "atcat-plasticc",
+    device: DeviceOption = None,
+) -> None:
+    """Rank objects by how much their best next observation should tell about their class.
+
+    For each object: the band and days ahead whose observation has the largest expected
+    reduction of the class entropy (bits, with its Monte-Carlo standard error), from ATCAT's
+    next-flux distribution; see engine/infer/plan.py.
+    """
+    from engine.infer import InferenceSettings, load_predictor
+    from engine.infer.plan import PlanSettings, plan_catalogue, select_objects
+
+    settings = PlanSettings(
+        first_day=first_day, last_day=last_day, step=step, n_samples=samples, seed=seed,
+        bands=tuple(b.strip() for b in bands.split(",") if b.strip()) if bands else (),
+    )  # fmt: skip
+    table, registry = _plan_input(input, read, report_path, anomalies)
+    ids = objects.read_text().split() if objects is not None else None
+    predictor = load_predictor(model, settings=InferenceSettings(device=device))
+    table = select_objects(predictor, table, object_ids=ids, unsure_only=unsure_only)
+    ranked = plan_catalogue(predictor, table, settings, registry=registry)
+    ranked.write_parquet(out)
+    typer.echo(f"wrote {out}: best next observation of {ranked.height:,} objects")
+    shown = ("rank", "object_id", "pred_class", "best_band", "days_ahead", "expected_bits")
+    _print_frame(ranked.head(top).select(*shown, "standard_error"))
+
+
+def _plan_input(
+    input: Path, read: ReadOptions, report_path: Path | None, anomalies: int | None
+) -> tuple[pl.DataFrame, BandRegistry]:
+    """Return the light curves ``plan`` reads (top anomalies when asked) and their bands."""
+    import polars as pl
+
+    from engine.catalog import Catalog
+    from engine.errors import InputError
+
+    if input.is_dir():
+        read.refuse_rereading(input)
+        table, registry = Catalog.load(input).table, read.registry
+    else:
+        loaded = _load(input, read, report_path)
+        table, registry = loaded.table, loaded.registry
+    if anomalies is None:
+        return table, registry
+    if not input.is_dir():
+        msg = f"--anomalies needs a catalogue folder (catscope index), got the file {input}"
+        raise InputError(msg)
+    from engine.index.catalog_build import top_anomalies
+
+    ids = top_anomalies(input, n=anomalies)["object_id"]
+    return table.filter(pl.col("object_id").is_in(ids.implode())), registry
 
 
 PlasticcDataOption = Annotated[

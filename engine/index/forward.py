@@ -79,13 +79,22 @@ def model_anomaly_scores(embedder: Embedder, table: pl.DataFrame) -> dict[str, n
 
 
 def forward_products(embedder: Embedder, table: pl.DataFrame) -> ForwardProducts:
-    """Compute ``embedder``'s catalogue products for every object of ``table``."""
-    embeddings, predictions = embed_and_predict(embedder, table)
+    """Compute ``embedder``'s catalogue products for every object of ``table``.
+
+    An embedder offering ``embed_and_score(table)`` (RTF) gives its embeddings and its own
+    anomaly scores from one forward pass instead of two.
+    """
+    both = getattr(embedder, "embed_and_score", None)
+    if callable(both) and not embedder.info.can("classify"):
+        (embeddings, scores), predictions = both(table), None
+    else:
+        embeddings, predictions = embed_and_predict(embedder, table)
+        scores = model_anomaly_scores(embedder, table)
     return ForwardProducts(
         object_id=table["object_id"].to_numpy(),
         embeddings=embeddings,
         predictions=predictions,
-        scores=model_anomaly_scores(embedder, table),
+        scores=scores,
     )
 
 

@@ -7,7 +7,8 @@
   calibrated predictions and everything else the predictor offers);
 * Astromer 2, Astra-CLR: a :class:`ModelEmbedder` calling the model's ``embed(batch)``;
 * RTF: an :class:`RTFEmbedder`, which adds ``reconstruction_error(table)`` and
-  ``anomaly_scores(table)`` (the reconstruction error as an anomaly score, higher = stranger).
+  ``anomaly_scores(table)`` (the reconstruction error as an anomaly score, higher = stranger),
+  and ``embed_and_score(table)`` for both with one forward pass.
 
 Objects are batched by similar length (:mod:`engine.infer.batches`) and results are written
 back in table order.
@@ -30,6 +31,7 @@ from engine.errors import ModelNotFoundError
 from engine.infer.batches import InferenceSettings, iter_batches
 from engine.infer.predictor import Predictor, load_predictor
 from engine.models.checkpoint import load_model
+from engine.models.families import FAMILIES
 from engine.models.registry import ModelInfo, find_model
 
 
@@ -43,7 +45,7 @@ class Embedder(Protocol):
 
 
 class ModelEmbedder:
-    """A loaded Astromer 2, Astra-CLR or RTF model applied to canonical tables.
+    """A loaded model of any family but ATCAT (Astromer 2, Astra-CLR, ...) applied to tables.
 
     Use :func:`load_embedder` to build one.
     """
@@ -93,13 +95,16 @@ class RTFEmbedder(ModelEmbedder):
         """Return the model's own anomaly scores, higher = stranger (for the catalogue index)."""
         return {"reconstruction_error": self.reconstruction_error(table)}
 
+    def embed_and_score(self, table: pl.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`embed` and :meth:`anomaly_scores` from one forward pass of every object."""
+        both = self._per_object(table, self.model.embed_and_error, self.dim + 1)
+        return both[:, :-1], {"reconstruction_error": both[:, -1].astype(np.float64)}
 
-#: embedder class of each family served by a ModelEmbedder (ATCAT is served by its Predictor)
-EMBEDDERS: dict[str, type[ModelEmbedder]] = {
-    "astromer2": ModelEmbedder,
-    "astraclr": ModelEmbedder,
-    "rtf": RTFEmbedder,
-}
+
+#: families whose models offer inference more than ``embed``; every other family of
+#: :data:`~engine.models.families.FAMILIES` gets a plain :class:`ModelEmbedder`, and ATCAT its
+#: :class:`~engine.infer.predictor.Predictor`
+EMBEDDERS: dict[str, type[ModelEmbedder]] = {"rtf": RTFEmbedder}
 
 
 def load_embedder(
@@ -113,9 +118,8 @@ def load_embedder(
     settings = settings or InferenceSettings()
     if info.family == "atcat":
         return load_predictor(info.path, settings=settings)
-    embedder = EMBEDDERS.get(info.family)
-    if embedder is None:
-        known = ["atcat", *sorted(EMBEDDERS)]
-        msg = f"model {info.name!r} has family {info.family!r}; embedders exist for {known}"
+    if info.family not in FAMILIES:
+        msg = f"model {info.name!r} has family {info.family!r}; known: {sorted(FAMILIES)}"
         raise ModelNotFoundError(msg)
+    embedder = EMBEDDERS.get(info.family, ModelEmbedder)
     return embedder(info, load_model(info.path, device=settings.torch_device), settings)

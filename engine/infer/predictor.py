@@ -140,7 +140,8 @@ class Predictor:
         offset = self.calibration.offset_ if self.calibration else np.zeros(n_columns)
         return torch.as_tensor(offset, dtype=torch.float32)
 
-    def _probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+    def calibrated_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated probabilities (..., C + 1) of logits: temperature and class-prior shift."""
         return torch.softmax(logits.float() / self.temperature + self._logit_offset, dim=-1)
 
     # -- classification ----------------------------------------------------------------------
@@ -166,7 +167,7 @@ class Predictor:
         """:meth:`predict` and :meth:`embed` of ``table`` from one forward pass."""
         logits, hidden = self._last_outputs(table)
         object_id = table["object_id"].to_numpy().astype(str)
-        probabilities = self._probabilities(torch.from_numpy(logits)).numpy()
+        probabilities = self.calibrated_probabilities(torch.from_numpy(logits)).numpy()
         frame = self._prediction_frame(object_id, probabilities)
         if self.domain is not None:
             frame = frame.hstack(self.domain.assess(table, hidden).drop("object_id"))
@@ -197,7 +198,7 @@ class Predictor:
         for index, batch in self._batches(packed):
             with self.settings.autocast():
                 logits = self.model(batch).class_logits
-            values = self._probabilities(logits).cpu().numpy()  # (B, T, C + 1)
+            values = self.calibrated_probabilities(logits).cpu().numpy()  # (B, T, C + 1)
             for row, k in enumerate(index):
                 n = int(lengths[k])
                 probabilities[offsets[k] : offsets[k] + n] = values[row, :n]
@@ -287,7 +288,7 @@ class Predictor:
         if n_samples < 1:
             msg = f"n_samples must be at least 1, got {n_samples}"
             raise InputError(msg)
-        wavelengths = _wavelengths(table, bands, registry or BandRegistry())
+        wavelengths = band_wavelengths(table, bands, registry or BandRegistry())
         packed = self.pack(table)
         last = packed.time[-1]
         if np.any(times <= last) or np.any(np.diff(times) < 0):
@@ -296,7 +297,7 @@ class Predictor:
         errors = (
             np.asarray(flux_err, dtype=np.float32)
             if flux_err is not None
-            else _typical_errors(packed, wavelengths)
+            else typical_errors(packed, wavelengths)
         )
         context_points = max(1, self.max_points - len(times))
         batch = self._collate(packed, max_points=context_points)
@@ -376,7 +377,7 @@ def _column(value, like: torch.Tensor, n: int) -> torch.Tensor:
     return torch.full((n, 1), value, dtype=like.dtype, device=like.device)
 
 
-def _wavelengths(table: pl.DataFrame, bands: list[str], registry: BandRegistry) -> np.ndarray:
+def band_wavelengths(table: pl.DataFrame, bands: list[str], registry: BandRegistry) -> np.ndarray:
     """Wavelength of each band: from the object's own points, else from ``registry``."""
     own = table.select(pl.col("band").explode(), pl.col("wavelength").explode()).unique("band")
     known = dict(own.iter_rows())
@@ -385,7 +386,7 @@ def _wavelengths(table: pl.DataFrame, bands: list[str], registry: BandRegistry) 
     )
 
 
-def _typical_errors(packed: PackedLightCurves, wavelengths: np.ndarray) -> np.ndarray:
+def typical_errors(packed: PackedLightCurves, wavelengths: np.ndarray) -> np.ndarray:
     """Median flux_err of the object's points in each requested band (all points if none)."""
     overall = float(np.median(packed.flux_err))
     return np.array(

@@ -5,9 +5,8 @@ and ``"description"``),
 ``model.safetensors`` (the state dict) and any extra JSON files the caller adds (training run,
 metrics, class mapping). :func:`load_model` rebuilds the model from the stored config, never
 from defaults. Every file of a model directory is named here once (the ``*_FILE`` constants)
-and read or written through this module. Families register in :data:`MODEL_FAMILIES` (family
--> (config class, model class)); a config class needs ``to_dict``/``from_dict`` and a model
-class a ``family`` attribute and a ``config`` attribute.
+and read or written through this module. The classes that rebuild a family's models come from
+:data:`engine.models.families.FAMILIES`.
 """
 
 from __future__ import annotations
@@ -22,17 +21,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.errors import InputError, ModelNotFoundError
-from engine.models.astraclr import AstraCLR, AstraCLRConfig
-from engine.models.astromer2 import Astromer2, Astromer2Config
-from engine.models.atcat import ATCAT, ATCATConfig
-from engine.models.rtf import RTF, RTFConfig
+from engine.models.families import FAMILIES
 
-MODEL_FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
-    "atcat": (ATCATConfig, ATCAT),
-    "astromer2": (Astromer2Config, Astromer2),
-    "astraclr": (AstraCLRConfig, AstraCLR),
-    "rtf": (RTFConfig, RTF),
-}
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 #: the model's domain reference (:mod:`engine.infer.domain`): unit reference embeddings, and
@@ -55,10 +45,10 @@ CHECKPOINT_KEYS = ("family", "description")
 
 def _family_of(model: nn.Module) -> str:
     family = getattr(model, "family", None)
-    if family not in MODEL_FAMILIES or not isinstance(model, MODEL_FAMILIES[family][1]):
+    if family not in FAMILIES or not isinstance(model, FAMILIES[family].model):
         msg = (
             f"cannot save a {type(model).__name__}: its family {family!r} is not registered; "
-            f"known families are {sorted(MODEL_FAMILIES)}"
+            f"known families are {sorted(FAMILIES)}"
         )
         raise ValueError(msg)
     return family
@@ -113,13 +103,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     directory = Path(path)
     stored = read_config(directory)
     family = stored.get("family")
-    if family not in MODEL_FAMILIES:
+    if family not in FAMILIES:
         msg = (
             f"{directory / CONFIG_FILE} names model family {family!r}; "
-            f"known families are {sorted(MODEL_FAMILIES)}"
+            f"known families are {sorted(FAMILIES)}"
         )
         raise ModelNotFoundError(msg)
-    config_class, model_class = MODEL_FAMILIES[family]
+    config_class, model_class = FAMILIES[family].config, FAMILIES[family].model
     config = {k: v for k, v in stored.items() if k not in CHECKPOINT_KEYS}
     model = model_class(config_class.from_dict(config))
     state = load_file(str(_require(directory / WEIGHTS_FILE)), device=str(device))

@@ -12,19 +12,11 @@ from pathlib import Path
 
 from engine.errors import ModelNotFoundError
 from engine.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_config
+from engine.models.families import FAMILIES
 
 #: the repository's shipped models
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 MODELS_DIR = ASSETS_DIR / "models"
-
-#: what each model family can do through catscope (Astromer 2's per-band attention maps
-#: exist inside the model but no view shows them yet, so it does not claim "attention")
-CAPABILITIES: dict[str, frozenset[str]] = {
-    "atcat": frozenset({"classify", "embed", "generate", "attention"}),
-    "astromer2": frozenset({"embed", "reconstruct"}),
-    "astraclr": frozenset({"embed"}),
-    "rtf": frozenset({"embed", "reconstruct"}),
-}
 
 
 @dataclass(frozen=True)
@@ -56,7 +48,7 @@ def _info(path: Path) -> ModelInfo:
         name=path.name,
         family=family,
         path=path,
-        capabilities=CAPABILITIES.get(family, frozenset()),
+        capabilities=FAMILIES[family].capabilities if family in FAMILIES else frozenset(),
         description=config.get("description", ""),
         classes=tuple(config.get("class_names", ())),
     )

@@ -6,6 +6,7 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import pytest
+from bokeh.models import Image, MultiLine
 
 from app.model_views import (
     OUT_OF_DOMAIN,
@@ -27,7 +28,11 @@ def _alert(viewable) -> str:
 
 
 def _plots(viewable) -> list:
-    return [p.object for p in viewable.select(pn.pane.HoloViews) + viewable.select(pn.pane.Bokeh)]
+    """HoloViews elements and Bokeh figures of ``viewable``, in order."""
+    return [
+        p.object
+        for p in viewable.select(lambda o: isinstance(o, pn.pane.HoloViews | pn.pane.Bokeh))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -101,16 +106,20 @@ def test_a_fixed_object_overrides_the_inspector(state):
 def test_timeline_draws_the_top_classes_and_unsure(state):
     state.object_id = PERIODIC_ID
     view = TimelineView(state=state, top=3)
-    (overlay,) = _plots(view.content())
-    labels = [c.label for c in overlay]
+    (figure,) = _plots(view.content())
+    labels = [item.label["value"] for item in figure.legend[0].items]
     assert len(labels) == 4 and labels[-1] == "unsure"
+    assert figure.legend[0] in figure.right  # beside the curves, never over them
 
 
 def test_attention_clips_layer_and_head_and_highlights_seen_points(state):
     state.object_id = PERIODIC_ID
     view = AttentionView(state=state, layer=9, head=9)
     heat, curve = _plots(view.content())
-    assert "Layer 1, head 1" in heat.opts.get().kwargs["title"]
+    assert "Layer 1, head 1" in heat.title.text
+    (image,) = heat.renderers
+    assert isinstance(image.glyph, Image)
+    assert image.data_source.data["image"][0].shape == (49, 49)  # metadata token + 48 points
     weights = np.concatenate(
         [s.dimension_values("weight") for s in curve if isinstance(s, hv.Scatter)]
     )
@@ -141,8 +150,9 @@ def test_continuation_grid_and_generation(state):
     figures = _plots(view._output)
     assert len(figures) == 2 and not view._output.loading
     assert "Sampled 4 futures" in view._output.objects[0].objects[0].object
-    paths = [c for c in figures[0] if isinstance(c, hv.Curve) and c.label == ""]
-    assert len(paths) == 4 and all(len(p) == 3 for p in paths)
+    (paths,) = [r for r in figures[0].renderers if isinstance(r.glyph, MultiLine)]
+    assert len(paths.data_source.data["ys"]) == 4
+    assert all(len(p) == 3 for p in paths.data_source.data["ys"])
 
     state.object_id = state.catalog.table["object_id"][0]  # a new object resets the panel
     assert "press Generate" in _alert(view._output)

@@ -111,7 +111,7 @@ def test_an_object_of_a_user_band_can_be_inspected_and_continued(state):
     continuation = ContinuationView(state=state, points_per_band=2, n_samples=2)
     assert continuation.bands == ["W"]
     run_handler(continuation._generate())
-    assert continuation._output.select(pn.pane.HoloViews)  # drawn, not an error
+    assert continuation._output.select(pn.pane.Bokeh)  # drawn, not an error
     assert not continuation._output.select(pn.pane.Alert)
 
 

@@ -234,3 +234,24 @@ def test_error_messages_lose_terminal_controls(tmp_path):
     result = runner.invoke(app, ["ingest", str(bad), "--out", str(tmp_path / "x.parquet")])
     assert result.exit_code == 2 and "error:" in result.output
     assert not any(c in result.output for c in "\x1b\u202e")
+
+
+def test_plan_ranks_the_listed_objects(tmp_path, model_dir, sample_table):
+    data = tmp_path / "data.parquet"
+    sample_table.head(6).write_parquet(data)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(sample_table["object_id"].head(3)) + "\n")
+    out = tmp_path / "plan.parquet"
+    args = ["plan", str(data), "--out", str(out), "--model", str(model_dir), "--objects", str(ids)]
+    result = runner.invoke(app, [*args, "--last-day", "4", "--samples", "4"])
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(out)
+    assert sorted(frame["object_id"]) == sorted(sample_table["object_id"].head(3))
+    assert frame["days_ahead"].is_between(1, 4).all() and frame["rank"].to_list() == [1, 2, 3]
+    assert "best next observation of 3 objects" in result.output
+
+    ids.write_text("not-there\n")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "not in the catalogue: 'not-there'" in result.output
+    result = runner.invoke(app, [*args[:-2], "--anomalies", "3"])
+    assert result.exit_code == 2 and "--anomalies needs a catalogue folder" in result.output

@@ -186,6 +186,16 @@ class RTF(nn.Module):
         output = self(batch)
         return photometry_error(output.reconstruction, output.target, batch.mask)
 
+    def embed_and_error(self, batch: Batch) -> torch.Tensor:
+        """Latent vectors and reconstruction errors of one forward pass, (B, k + 1).
+
+        Columns ``:k`` equal :meth:`embed`, the last :meth:`reconstruction_error`: a catalogue
+        needs both, and asking for them apart encodes every object twice.
+        """
+        output = self(batch)
+        error = photometry_error(output.reconstruction, output.target, batch.mask)
+        return torch.cat([output.latent.float(), error.float()[:, None]], dim=1)
+
 
 def photometry_error(
     reconstruction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor

@@ -30,6 +30,11 @@ def test_a_models_own_scores_travel_as_anomaly_columns(family_dirs, table, tmp_p
     products = forward_products(rtf, table)
     assert products.predictions is None
     assert set(products.scores) == {"reconstruction_error"}
+    # one forward pass gives what the two separate ones give
+    np.testing.assert_allclose(products.embeddings, rtf.embed(table), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        products.scores["reconstruction_error"], rtf.reconstruction_error(table), rtol=1e-5
+    )
     source, target = tmp_path / "in.parquet", tmp_path / "out.parquet"
     table.write_parquet(source)
     assert forward_parquet(source, target, rtf, rows_per_chunk=7) == table.height

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file
 
 from engine.errors import InputError
+from engine.models import families
 from engine.models.checkpoint import (
     CLASSES_FILE,
-    MODEL_FAMILIES,
     TRAINING_FILE,
     WEIGHTS_FILE,
     load_model,
@@ -56,7 +56,7 @@ def test_smoke_run_exports_a_loadable_model(family, dataset, tmp_path):
     config = _config(dataset, tmp_path, family, f"smoke-{family}")
     out = trainer.run(config, resume=False)
     model = load_model(out)
-    assert isinstance(model, MODEL_FAMILIES[family][1])
+    assert isinstance(model, families.FAMILIES[family].model)
     log = read_extra(out, TRAINING_FILE)
     assert log["steps"] == 3 and log["config"]["family"] == family
     validations = [e for e in log["log"] if "validation" in e]
