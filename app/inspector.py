@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import holoviews as hv
 import panel as pn
 import param
 import polars as pl
 
 from app import plots
+from app.curve_edit import CurveEditView
 from app.model_views import (
     AttentionView,
     ContinuationView,
@@ -20,8 +22,9 @@ from app.neighbours import NeighboursView
 from app.plan_view import PlanView
 from app.state import HIDDEN, AppState
 from app.text import markdown
-from engine.catalog import UnknownObjectError
-from engine.errors import InvalidValueError
+from engine.catalog import UnknownObjectError, with_magnitudes
+from engine.data.edit import CurveEdit
+from engine.errors import CatscopeError
 from engine.periodogram import MIN_PERIOD, Periodogram, lomb_scargle, phase_fold
 
 ALL_BANDS = "all bands"
@@ -35,6 +38,31 @@ def _periodogram(time, flux, flux_err, band, min_period: float) -> Periodogram:
 def light_curve_pane(points: pl.DataFrame, *, unit: str, title: str) -> pn.pane.HoloViews:
     """Draw the multi-band light curve of ``points`` in a stretching pane."""
     return plots.figure(plots.light_curve(points, unit=unit, title=title))
+
+
+def edited_curve_pane(
+    points: pl.DataFrame, edit: CurveEdit, editor: CurveEditView, *, unit: str
+) -> pn.pane.HoloViews:
+    """Draw the light curve under ``edit``; selections and double-clicks go to ``editor``.
+
+    The streams only set the editor's parameters (no redraw from inside a stream callback).
+    """
+    left_out = edit.left_out(points["time"].to_numpy())
+    added = with_magnitudes(edit.added_points())
+    title = (
+        "Light curve (hollow: not detected)"
+        if edit.is_empty
+        else "Edited light curve, not saved (× left out, ★ hypothetical, hollow: not detected)"
+    )
+    overlay, markers = plots.edited_light_curve(
+        points, left_out=left_out, added=added, cut=edit.cut, unit=unit, title=title
+    )
+    point = markers.data["point"].to_numpy()  # marker row -> index among the observations
+    selection = hv.streams.Selection1D(source=markers)
+    selection.add_subscriber(lambda index: editor.select(point[index]))
+    double_tap = hv.streams.DoubleTap(source=markers, x=None, y=None)
+    double_tap.add_subscriber(editor.fill)
+    return plots.figure(overlay)
 
 
 class PeriodogramView(pn.viewable.Viewer):
@@ -66,8 +94,8 @@ class PeriodogramView(pn.viewable.Viewer):
             self.band = ALL_BANDS
 
     def compute(self) -> tuple[pl.DataFrame, Periodogram]:
-        """Points used and their periodogram."""
-        points = self.state.catalog.points(self.state.object_id)
+        """Points used (of the what-if edited curve) and their periodogram."""
+        points = self.state.points(self.state.object_id)
         if self.band != ALL_BANDS:
             points = points.filter(pl.col("band") == self.band)
         result = _periodogram(
@@ -79,7 +107,7 @@ class PeriodogramView(pn.viewable.Viewer):
         )
         return points, result
 
-    @param.depends("band", "min_period", "shown", "state.object_id", "state.catalog")
+    @param.depends("band", "min_period", "shown", "state.object_id", "state.catalog", "state.edit")
     def _plots(self) -> pn.viewable.Viewable:
         if not self.shown:
             return HIDDEN
@@ -87,7 +115,7 @@ class PeriodogramView(pn.viewable.Viewer):
             return message("Pick an object first.")
         try:
             points, result = self.compute()
-        except (InvalidValueError, UnknownObjectError) as exc:
+        except (CatscopeError, UnknownObjectError) as exc:
             return message(f"No periodogram: {markdown(exc)}", "warning")
         period = result.best_period
         phase = phase_fold(points["time"].to_numpy(), period)
@@ -148,6 +176,8 @@ class InspectorView(pn.viewable.Viewer):
             "Observe next": PlanView(**hidden),
         }
         self._neighbours = NeighboursView(**hidden, catalog_dir=self.catalog_dir)
+        self._editor = CurveEditView(state=self.state)
+        self.param.watch(lambda e: setattr(self._editor, "unit", e.new), "unit")
         # not dynamic (see app.main.Explorer); hidden panels skip their work through `shown`
         self._tabs = pn.Tabs(
             *self._panels.items(), ("Neighbours", self._neighbours), sizing_mode="stretch_width"
@@ -174,27 +204,45 @@ class InspectorView(pn.viewable.Viewer):
             f"[link to this view](?object={quote(info['object_id'], safe='')})"
         )
 
-    @param.depends("unit", "state.object_id", "state.catalog", "state.page")
-    def _main(self) -> pn.viewable.Viewable:
+    @param.depends("state.object_id", "state.catalog", "state.page")
+    def _header(self) -> pn.viewable.Viewable:
         if not self.state.on_screen("inspect"):
             return HIDDEN
         if not self.state.object_id:
             return message("Pick an object on the Browse page, or type its id above.")
         try:
-            points = self.state.catalog.points(self.state.object_id)
+            return pn.pane.Markdown(self.header())
         except UnknownObjectError as exc:
             return message(markdown(exc), "warning")
-        return pn.Column(
-            pn.pane.Markdown(self.header()),
-            light_curve_pane(points, unit=self.unit, title="Light curve (hollow: not detected)"),
-            sizing_mode="stretch_width",
-        )
+
+    @param.depends("unit", "state.object_id", "state.catalog", "state.page", "state.edit")
+    def _main(self) -> pn.viewable.Viewable:
+        """Draw the (edited) light curve; the header is drawn apart, so an edit does not redo it."""
+        if not self.state.on_screen("inspect") or not self.state.object_id:
+            return HIDDEN
+        try:
+            points = self.state.catalog.points(self.state.object_id)
+        except UnknownObjectError:
+            return HIDDEN  # the header says so
+        return edited_curve_pane(points, self.state.edit, self._editor, unit=self.unit)
+
+    @param.depends("state.object_id", "state.catalog", "state.page")
+    def _edit_bar(self) -> pn.viewable.Viewable:
+        if not self.state.on_screen("inspect") or not self.state.object_id:
+            return HIDDEN
+        try:
+            self.state.catalog.get(self.state.object_id)
+        except UnknownObjectError:
+            return HIDDEN
+        return self._editor
 
     def __panel__(self) -> pn.viewable.Viewable:
         unit = pn.widgets.RadioButtonGroup.from_param(self.param.unit, color="default")
         return pn.Column(
             pn.Row(self._go_to, unit, align="end"),
+            pn.panel(self._header),
             pn.panel(self._main, loading_indicator=True),
+            pn.panel(self._edit_bar),
             self._tabs,
             sizing_mode="stretch_width",
         )

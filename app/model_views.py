@@ -7,6 +7,7 @@ when there is no model or the model lacks the capability, instead of drawing any
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
 import panel as pn
@@ -16,7 +17,7 @@ import polars as pl
 from app import plots
 from app.state import HIDDEN, AppState
 from app.text import markdown
-from engine.catalog import UnknownObjectError
+from engine.catalog import UnknownObjectError, row_points
 from engine.errors import CatscopeError, InvalidValueError
 
 #: the warning above the probabilities of an object the model's domain reference flags
@@ -54,13 +55,38 @@ class _ModelPanel(pn.viewable.Viewer):
     #: parameters shown as controls above the plot; changing one redraws it
     controls: tuple[str, ...] = ()
 
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._stored: tuple[tuple, object] = ((), None)
+
     def current_id(self) -> str:
         """Object to draw: ``object_id`` if set, else the inspector's object."""
         return self.object_id if self.object_id is not None else self.state.object_id
 
+    def follows_edit(self) -> bool:
+        """Whether the panel shows the inspector's object with a what-if edit applied."""
+        return self.object_id is None and not self.state.edit.is_empty
+
     def row(self) -> pl.DataFrame:
-        """One-row canonical table of the object."""
+        """One-row canonical table of the object, edited when :meth:`follows_edit`."""
+        if self.object_id is None:
+            return self.state.row(self.current_id())
         return self.state.catalog.get(self.current_id())
+
+    def points(self) -> pl.DataFrame:
+        """Observations of :meth:`row`, one per row, with magnitudes."""
+        return row_points(self.row())
+
+    def stored(self, compute: Callable[[pl.DataFrame], object]) -> object:
+        """``compute`` (a predictor method) of the stored, unedited curve, kept while it stays.
+
+        An edit redraws the panel beside the stored curve's output; computing that once per
+        object and model keeps an edit's server time to the edited curve's forward pass.
+        """
+        key = (self.state.model, self.state.catalog.name, self.current_id())
+        if self._stored[0] != key:
+            self._stored = (key, compute(self.state.catalog.get(self.current_id())))
+        return self._stored[1]
 
     def blocker(self) -> pn.pane.Alert | None:
         """Why the panel cannot draw (no object, no model, missing capability), or ``None``."""
@@ -90,7 +116,12 @@ class _ModelPanel(pn.viewable.Viewer):
             self.param.shown,
             *(self.param[name] for name in self.controls),
         ]
-        inputs += [self.state.param.object_id, self.state.param.model, self.state.param.catalog]
+        inputs += [
+            self.state.param.object_id,
+            self.state.param.model,
+            self.state.param.catalog,
+            self.state.param.edit,
+        ]
         return pn.panel(
             pn.bind(lambda *_: self.content() if self.shown else HIDDEN, *inputs),
             loading_indicator=True,
@@ -114,21 +145,59 @@ class ProbabilityView(_ModelPanel):
     what = "class probabilities"
 
     def draw(self, predictor, row: pl.DataFrame) -> pn.viewable.Viewable:
-        """Bars of ``p_<class>`` from ``predictor.predict``."""
+        """Bars of ``p_<class>`` from ``predictor.predict``; ghost bars of the stored curve."""
         result = predictor.predict(row)
-        probabilities = {c: float(result[f"p_{c}"][0]) for c in predictor.classes}
-        unsure = float(result["unsure"][0]) if "unsure" in result.columns else None
-        summary = (
-            f"Predicted **{markdown(result['pred_class'][0])}** with confidence "
-            f"{float(result['confidence'][0]):.0%}"
-            + (f"; unsure share {unsure:.0%}." if unsure is not None else ".")
-        )
+        probabilities, unsure = _bars(result, predictor.classes)
+        original = ghost = None
+        summary = f"Predicted {_verdict(result)}."
+        if self.follows_edit():
+            original = self.stored(predictor.predict)
+            ghost = _bars(original, predictor.classes)
+            summary = (
+                f"**Edited curve:** predicted {_verdict(result)}. Stored curve: "
+                f"{_verdict(original)}. Grey bars: the stored curve's probabilities."
+            )
+        figure = plots.class_probabilities(probabilities, unsure=unsure, original=ghost)
         return pn.Column(
             *domain_warning(result),
-            pn.pane.Markdown(summary),
-            plots.figure(plots.class_probabilities(probabilities, unsure=unsure)),
+            pn.pane.Markdown(summary + _domain_change(result, original)),
+            plots.figure(figure),
             sizing_mode="stretch_width",
         )
+
+
+def _bars(prediction: pl.DataFrame, classes) -> tuple[dict[str, float], float | None]:
+    """Class probabilities and the unsure share (``None`` if the model has none) of a prediction."""
+    probabilities = {c: float(prediction[f"p_{c}"][0]) for c in classes}
+    unsure = float(prediction["unsure"][0]) if "unsure" in prediction.columns else None
+    return probabilities, unsure
+
+
+def _verdict(prediction: pl.DataFrame) -> str:
+    """E.g. ``**SNIa** with confidence 64%; unsure share 3%`` (Markdown, escaped)."""
+    unsure = prediction["unsure"][0] if "unsure" in prediction.columns else None
+    return (
+        f"**{markdown(prediction['pred_class'][0])}** with confidence "
+        f"{float(prediction['confidence'][0]):.0%}"
+        + (f"; unsure share {float(unsure):.0%}" if unsure is not None else "")
+    )
+
+
+def _domain_change(result: pl.DataFrame, original: pl.DataFrame | None) -> str:
+    """Say the domain score of the edited curve and the stored one, when the model has one."""
+    if original is None or "domain_score" not in result.columns:
+        return ""
+
+    def score(frame: pl.DataFrame) -> str:
+        where = "in domain" if frame["in_domain"][0] else "out of domain"
+        return f"{float(frame['domain_score'][0]):.3g} ({where})"
+
+    return f" Domain score: {score(result)}; stored curve {score(original)}."
+
+
+_EDITED_TIMELINE = (
+    "Timeline of the edited curve (solid); dotted lines: the stored curve, same colours."
+)
 
 
 class TimelineView(_ModelPanel):
@@ -145,9 +214,16 @@ class TimelineView(_ModelPanel):
     def draw(self, predictor, row: pl.DataFrame) -> pn.viewable.Viewable:
         """Curves of ``predictor.predict_timeline``."""
         timeline = predictor.predict_timeline(row)
+        original = None
+        if self.follows_edit():
+            original = self.stored(predictor.predict_timeline)
+        figure = plots.probability_timeline(
+            timeline, predictor.classes, top=self.top, original=original
+        )
         return pn.Column(
             *domain_warning(predictor.predict(row)),
-            plots.figure(plots.probability_timeline(timeline, predictor.classes, top=self.top)),
+            *([message(_EDITED_TIMELINE)] if original is not None else []),
+            plots.figure(figure),
             sizing_mode="stretch_width",
         )
 
@@ -173,7 +249,7 @@ class AttentionView(_ModelPanel):
         layer, head = min(self.layer, n_layers - 1), min(self.head, n_heads - 1)
         matrix = weights[layer, head]  # (S, S) query x key
         last = matrix[-1, matrix.shape[1] - times.size :]  # (T,) last query on each observation
-        points = self.state.catalog.points(self.current_id())
+        points = self.points()
         weight = np.zeros(points.height)
         weight[match_times(points["time"].to_numpy(), times)] = last / max(last.max(), 1e-12)
         title = f"Layer {layer}, head {head} (model has {n_layers} layers × {n_heads} heads)"
@@ -225,7 +301,9 @@ class ContinuationView(_ModelPanel):
         self._output = pn.Column(sizing_mode="stretch_width")
         self._reset()
 
-    @param.depends("object_id", "state.object_id", "state.catalog", "state.model", watch=True)
+    @param.depends(
+        "object_id", "state.object_id", "state.catalog", "state.model", "state.edit", watch=True
+    )
     def _reset(self) -> None:
         try:
             bands = self.state.catalog.points(self.current_id())["band"].unique().sort().to_list()
@@ -233,8 +311,10 @@ class ContinuationView(_ModelPanel):
             bands = []
         self.param.bands.objects = bands
         self.bands = [b for b in self.bands if b in bands] or bands[:1]
+        # sampling takes seconds, longer than an edit may: it runs only when asked for
+        of = " of the edited curve" if self.follows_edit() else ""
         self._output.objects = [
-            self.blocker() or message("Choose the horizon and bands, then press Generate.")
+            self.blocker() or message(f"Choose the horizon and bands, then press Generate{of}.")
         ]
 
     def future(self, last_time: float) -> tuple[np.ndarray, list[str]]:
@@ -259,8 +339,12 @@ class ContinuationView(_ModelPanel):
         """One plot per chosen band of ``predictor.continue_curve`` samples and quantiles."""
         if not self.bands:
             return message("Choose at least one band.", "warning")
-        points = self.state.catalog.points(self.current_id())
+        points = self.points()
         times, bands = self.future(float(points["time"].max()))
+        left_out = None
+        if self.follows_edit():  # what was really observed where the edit left points out
+            stored = self.state.catalog.points(self.current_id())
+            left_out = stored.filter(pl.Series(self.state.edit.left_out(stored["time"])))
         result = predictor.continue_curve(row, times, bands, n_samples=self.n_samples)
         figures = []
         for band in self.bands:
@@ -272,11 +356,17 @@ class ContinuationView(_ModelPanel):
                 samples=result.samples[:, keep],
                 quantiles={q: v[keep] for q, v in result.quantiles.items()},
                 history=max(2.0 * self.horizon, 60.0),
+                left_out=left_out,
             )
             figures.append(plots.figure(figure))
         summary = (
             f"Sampled {self.n_samples} futures at {self.points_per_band} times per band over "
             f"{self.horizon} days; lines are single samples, shading the 68 % and 95 % ranges."
+            + (
+                " Grey crosses: stored observations the edit leaves out (what was really seen)."
+                if left_out is not None
+                else ""
+            )
         )
         return pn.Column(pn.pane.Markdown(summary), *figures, sizing_mode="stretch_width")
 

@@ -56,6 +56,32 @@ INSPECTOR_TABS = {
 GENERATED = re.compile(r"^Sampled \d+ futures")
 
 
+#: what the what-if bar says once the curve is edited
+EDITED = "Edited curve (not saved)"
+
+
+def edit_curve(page, *, flux: str = "800", error: str = "40") -> None:
+    """Edit the inspector's curve as a user would: box-select the left third, hide, add a point.
+
+    The point goes to the form's default band and time (a day after the last observation).
+    """
+    canvas = page.locator(".bk-Canvas").filter(visible=True).first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()  # relative to the viewport: the plot must be on screen
+    # start inside the plot frame (below the title, right of the axis): box-select is active
+    page.mouse.move(box["x"] + 0.08 * box["width"], box["y"] + 0.12 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.35 * box["width"], box["y"] + 0.85 * box["height"], steps=8)
+    page.mouse.up()
+    page.get_by_role("button", name=re.compile(r"^Hide selected \([1-9]")).click()
+    wait_until_drawn(page, EDITED)
+    page.get_by_label("Flux (FLUXCAL)").fill(flux)
+    page.get_by_label("Error").fill(error)
+    page.get_by_label("Error").press("Enter")
+    page.get_by_role("button", name="Add point").click()
+    wait_until_drawn(page, re.compile("hypothetical point"), settle_ms=1500)
+
+
 def free_port() -> int:
     """Return a TCP port nobody listens on right now."""
     with socket.socket() as sock:
@@ -75,7 +101,8 @@ def capture(url: str, out: Path, *, object_id: str) -> list[Path]:
     """Screenshot every page of the app served at ``url`` into ``out``; return the files.
 
     The inspector is shot once per model tab too (``inspect-<tab>.png``); continuations are
-    generated with the default settings first.
+    generated with the default settings first; ``inspect-edited.png`` shows the probabilities
+    after a what-if edit (:func:`edit_curve`).
     """
     from playwright.sync_api import sync_playwright
 
@@ -105,6 +132,10 @@ def capture(url: str, out: Path, *, object_id: str) -> list[Path]:
                 generate.click()
                 wait_until_drawn(page, GENERATED, settle_ms=1500)
             shoot(f"inspect-{tab.lower()}")
+        page.get_by_text("Probabilities", exact=True).first.click()
+        wait_until_drawn(page, INSPECTOR_TABS["Probabilities"], settle_ms=800)
+        edit_curve(page)
+        shoot("inspect-edited")
         browser.close()
     return written
 

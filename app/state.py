@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import param
+import polars as pl
 
 from app.loaders import load_predictor
 from app.text import markdown
-from engine.catalog import Catalog
+from engine.catalog import Catalog, row_points
+from engine.data.edit import CurveEdit
 from engine.labels import LabelStore
 from engine.models.registry import ModelInfo
 
@@ -46,6 +48,12 @@ class AppState(param.Parameterized):
     model = param.Selector(objects=[NO_MODEL], default=NO_MODEL, doc="Model driving the views.")
     labels = param.ClassSelector(class_=LabelStore, doc="Where vetting labels are stored.")
     user = param.String(default="", doc="Name stored with each label (empty: the login name).")
+    edit = param.ClassSelector(
+        class_=CurveEdit,
+        default=CurveEdit(),
+        instantiate=False,  # immutable: every change assigns a new edit
+        doc="What-if edit of the inspected object's light curve (never stored).",
+    )
 
     def __init__(self, *, models: Sequence[ModelInfo] = (), **params) -> None:
         self._models = {info.name: info for info in models}
@@ -55,6 +63,7 @@ class AppState(param.Parameterized):
             # a classifier drives every view; models that only embed are one pick away
             classifiers = [name for name, info in self._models.items() if info.can("classify")]
             self.model = (classifiers or list(self._models))[0]
+        self.param.watch(lambda _: setattr(self, "edit", CurveEdit()), ["object_id", "catalog"])
 
     @property
     def model_info(self) -> ModelInfo | None:
@@ -70,6 +79,19 @@ class AppState(param.Parameterized):
         """Return the chosen model's predictor (loaded once per process), ``None`` without one."""
         info = self.model_info
         return load_predictor(str(info.path)) if info is not None else None
+
+    def row(self, object_id: str) -> pl.DataFrame:
+        """One-row table of ``object_id``: with the what-if edit if it is the inspected object.
+
+        The stored catalogue is never changed; :class:`~engine.data.edit.CurveEdit` errors
+        (e.g. an edit leaving no points) propagate for the views to show.
+        """
+        row = self.catalog.get(object_id)
+        return self.edit.apply(row) if object_id == self.object_id else row
+
+    def points(self, object_id: str) -> pl.DataFrame:
+        """Observations of :meth:`row`, one per row, with magnitudes."""
+        return row_points(self.row(object_id))
 
     def on_screen(self, page: str) -> bool:
         """Whether ``page`` is the page on screen (hidden pages skip their drawing)."""

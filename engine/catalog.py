@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from engine.data.schema import LABEL_COLUMN, ZERO_POINT, check_table, read_table
+from engine.data.schema import LABEL_COLUMN, POINT_COLUMNS, ZERO_POINT, check_table, read_table
 from engine.errors import CatscopeError, InputError, InvalidValueError
 
 OBJECTS_FILE = "objects.parquet"
@@ -134,6 +134,12 @@ def with_magnitudes(points: pl.DataFrame) -> pl.DataFrame:
         mag_err.alias("mag_err"),
         (pl.col("flux") <= 0).alias("upper_limit"),
     )
+
+
+def row_points(row: pl.DataFrame) -> pl.DataFrame:
+    """Observations of a one-row canonical table, one per row in time order, with magnitudes."""
+    columns = list(POINT_COLUMNS)
+    return with_magnitudes(row.select(columns).explode(columns))
 
 
 @dataclass(frozen=True, eq=False)
@@ -321,8 +327,7 @@ class Catalog:
 
         Magnitude columns as in :func:`with_magnitudes`.
         """
-        columns = ["time", "band", "wavelength", "flux", "flux_err", "detected"]
-        return with_magnitudes(self.get(object_id).select(columns).explode(columns))
+        return row_points(self.get(object_id))
 
     def examples(self) -> pl.DataFrame:
         """Return one example per known class (most detections first): ``label, object_id``."""

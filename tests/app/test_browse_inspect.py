@@ -99,9 +99,10 @@ def test_browse_filters_on_the_domain_when_predictions_have_it(state, small_cata
 
 def test_inspector_without_object_says_what_to_do(bare_state):
     view = InspectorView(state=bare_state)
-    assert view._main() == ""  # nothing is drawn off screen
+    assert view._header() == view._main() == ""  # nothing is drawn off screen
     bare_state.page = "inspect"
-    assert "Pick an object" in _alerts(view._main())[0]
+    assert "Pick an object" in _alerts(view._header())[0]
+    assert view._main() == view._edit_bar() == ""
 
 
 def test_only_the_visible_inspector_panel_computes(bare_state):
@@ -120,7 +121,7 @@ def test_inspector_shows_the_object_in_flux_and_magnitudes(bare_state):
     bare_state.inspect(PERIODIC_ID)
     view = InspectorView(state=bare_state)
     main = view._main()
-    text = _markdown(main)
+    text = _markdown(view._header())
     assert f"Object {PERIODIC_ID}" in text and "Known class: **RRL**" in text
     assert f"?object={PERIODIC_ID}" in text
     plot = main.select(pn.pane.HoloViews)[0].object
@@ -135,7 +136,8 @@ def test_inspector_shows_the_object_in_flux_and_magnitudes(bare_state):
 def test_inspector_unknown_object_is_a_warning(bare_state):
     bare_state.inspect("no-such-id")
     view = InspectorView(state=bare_state)
-    assert "no object with id" in _alerts(view._main())[0]
+    assert "no object with id" in _alerts(view._header())[0]
+    assert view._main() == view._edit_bar() == ""
 
 
 def test_typing_an_id_opens_it(bare_state):

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from app.main import create_app
-from app.screenshots import DRAW_TIMEOUT_MS, HARMLESS_CONSOLE, SHOTS, wait_until_drawn
+from app.screenshots import (
+    DRAW_TIMEOUT_MS,
+    EDITED,
+    HARMLESS_CONSOLE,
+    SHOTS,
+    edit_curve,
+    wait_until_drawn,
+)
 from engine.catalog import OBJECTS_FILE
 from engine.data.schema import write_table
 from engine.labels import LabelStore
@@ -106,17 +114,71 @@ def test_deep_link_restores_the_object_and_the_url_follows(page, served, errors)
     assert errors == []
 
 
-def test_model_panels_and_the_model_picker(page, served, errors):
-    url, _ = served
+def _open_probabilities(page, url: str) -> None:
+    """Inspect the periodic object and open its Probabilities tab."""
     page.goto(f"{url}/?object={PERIODIC_ID}")
     wait_until_drawn(page, "Best period")
     page.get_by_text("Probabilities", exact=True).first.click()
     page.get_by_text(re.compile(r"^Predicted \S+ with confidence")).first.wait_for()
+
+
+def test_model_panels_and_the_model_picker(page, served, errors):
+    _open_probabilities(page, served[0])
     page.get_by_text("Continuations", exact=True).first.click()
     page.get_by_role("button", name="Generate").click()
     page.get_by_text(re.compile(r"^Sampled 20 futures")).first.wait_for()
     page.locator("select").first.select_option("(no model)")
     page.get_by_text("No model loaded").first.wait_for()
+    assert errors == []
+
+
+#: columns of the probability bars' data source: class -> [edited, stored (null if unedited)]
+_BARS = """() => {
+  for (const m of Bokeh.documents[0].all_models) {
+    if (m.type !== "ColumnDataSource") continue;
+    const get = (key) => (m.data instanceof Map ? m.data.get(key) : m.data[key]);
+    if (get("class") && get("probability")) {
+      const stored = get("stored") ? Array.from(get("stored")) : null;
+      return [Array.from(get("class")), Array.from(get("probability")), stored];
+    }
+  }
+  return null;
+}"""
+
+
+def _bars_when(page, ready, timeout_s: float = DRAW_TIMEOUT_MS / 1000) -> dict:
+    """Probability bars (class -> (edited, stored)) once ``ready(bars)`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = page.evaluate(_BARS)
+        if found is not None:
+            classes, edited, stored = found
+            bars = {
+                c: (p, stored[k] if stored else None)
+                for k, (c, p) in enumerate(zip(classes, edited, strict=True))
+            }
+            if ready(bars):
+                return bars
+        assert time.monotonic() < deadline, f"bars never got ready: {found}"
+        page.wait_for_timeout(200)
+
+
+def test_what_if_edits_change_the_bars_and_reset_restores_them(page, served, errors):
+    _open_probabilities(page, served[0])
+    before = _bars_when(page, lambda bars: True)
+    edit_curve(page)
+    page.get_by_text(re.compile(r"^Edited curve: predicted")).first.wait_for()
+    after = _bars_when(page, lambda bars: all(s is not None for _, s in bars.values()))
+    assert {c: s for c, (_, s) in after.items()} == {c: p for c, (p, _) in before.items()}
+    assert [p for p, _ in after.values()] != [p for p, _ in before.values()]
+    assert page.get_by_text(
+        re.compile(r"point\(s\) hidden; 1 hypothetical point")
+    ).first.is_visible()
+    page.get_by_role("button", name="Reset: show the stored curve").click()
+    page.get_by_text(re.compile(r"^What if\?")).first.wait_for()
+    restored = _bars_when(page, lambda bars: all(s is None for _, s in bars.values()))
+    assert restored == before
+    assert page.get_by_text(EDITED).count() == 0
     assert errors == []
 
 

@@ -89,7 +89,7 @@ def test_teach_tours_one_object_per_class(state):
     assert view.step == len(examples) - 1  # wraps around
     view.param.trigger("inspect")
     assert (state.page, state.object_id) == ("inspect", examples[-1][1])
-    assert view._probabilities.content().select(pn.pane.HoloViews)  # the model's view of it
+    assert view._probabilities.content().select(pn.pane.Bokeh)  # the model's view of it
 
 
 def test_teach_without_labels(bare_state, small_catalog):
