@@ -90,6 +90,25 @@ def labelled_embeddings(
     return embeddings[rows], known["label"].to_numpy().astype(str)
 
 
+def fit_catalogue_head(
+    catalog_dir: str | Path,
+    labels: pl.DataFrame,
+    model: str,
+    *,
+    settings: HeadSettings | None = None,
+) -> EmbeddingHead:
+    """Fit a head on ``model``'s stored embeddings of the labelled objects (not saved).
+
+    The head records the manifest's ``source`` and ``sha256`` of the model, so that scoring
+    new light curves loads the same weights.
+    """
+    ids, embeddings = catalogue_embeddings(catalog_dir, model)
+    x, y = labelled_embeddings(labels, ids, embeddings)
+    head = fit_head(x, y, model=model, settings=settings)
+    entry = read_manifest(catalog_dir)["models"].get(model, {})
+    return replace(head, source={key: entry[key] for key in ("source", "sha256") if key in entry})
+
+
 def adapt_catalogue(
     catalog_dir: str | Path,
     labels: pl.DataFrame,
@@ -98,16 +117,8 @@ def adapt_catalogue(
     out: str | Path | None = None,
     settings: HeadSettings | None = None,
 ) -> tuple[EmbeddingHead, Path]:
-    """Fit a head on ``model``'s embeddings of the labelled objects; save it; return both.
-
-    ``out`` defaults to ``<catalog_dir>/<model>/head``.
-    """
-    ids, embeddings = catalogue_embeddings(catalog_dir, model)
-    x, y = labelled_embeddings(labels, ids, embeddings)
-    head = fit_head(x, y, model=model, settings=settings)
-    entry = read_manifest(catalog_dir)["models"].get(model, {})
-    source = {key: entry[key] for key in ("source", "sha256") if key in entry}
-    head = replace(head, source=source)
+    """Fit a head (:func:`fit_catalogue_head`) and save it; ``out`` defaults to ``<model>/head``."""
+    head = fit_catalogue_head(catalog_dir, labels, model, settings=settings)
     return head, head.save(out or Path(catalog_dir) / model / HEAD_DIR)
 
 
