@@ -1,4 +1,4 @@
-""" "Train from my labels": a classifier head on a catalogue model's embeddings, on the vetting page.
+"""Train from my labels: a classifier head on a catalogue model's embeddings (vetting page).
 
 The current labels of the catalogue (``known:<class>``, ``interesting``, ``artefact``; skips left
 out, see :mod:`engine.index.adapt`) train a head on the embeddings ``catscope index`` stored.

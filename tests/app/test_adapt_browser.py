@@ -1,4 +1,4 @@
-"""In the served app: 30 vetted labels -> "Train from my labels" -> a head that re-ranks the queue."""
+"""In the served app: 30 vetted labels, "Train from my labels", a head that re-ranks the queue."""
 
 from __future__ import annotations
 
