@@ -58,8 +58,8 @@ MODELS = ("atcat-plasticc", "astromer2-plasticc", "astraclr-plasticc", "rtf-plas
 LABEL_FREE = ("astromer2-plasticc", "astraclr-plasticc")
 SIZES = (10, 20, 50, 100, 500)
 SEEDS = (0, 1, 2, 3, 4)
-FINETUNE_SIZES = (20,)
-FINETUNE_SEEDS = (0, 1, 2)
+FINETUNE_SIZES = (10, 20)
+FINETUNE_SEEDS = SEEDS
 #: largest share of a class drawn as labels, so every class keeps objects to test on
 MAX_SHARE = 0.8
 #: boosting rounds at the learning rate below (the baseline's 0.05 with early stopping needs
