@@ -11,6 +11,10 @@ artefacts among its 10 nearest neighbours in the scorer's model (FAISS index of 
 folder). Only the first :data:`RERANK_DEPTH` objects are searched; the rest keep their
 percentile. Without an index, a score or any artefact label the ranking is unchanged.
 
+*Train from my labels* (:mod:`app.adapt_panel`) fits a classifier head on the labels so far;
+once applied, the queue can be ranked by its probability of a class (the same re-ranking by
+artefact neighbours then applies).
+
 Labels go to the :class:`~engine.labels.LabelStore` with the note and the user's name, and
 can be exported as CSV or Parquet.
 """
@@ -23,6 +27,7 @@ import panel as pn
 import param
 import polars as pl
 
+from app.adapt_panel import AdaptPanel
 from app.export import download_buttons, table_bytes
 from app.inspector import light_curve_pane
 from app.keys import KeyboardShortcuts
@@ -86,12 +91,15 @@ class VettingView(pn.viewable.Viewer):
             self._forget_shown, ["position", "scorer", "include_labelled", "rerank", "revision"]
         )
         self.state.param.watch(self._forget_shown, ["catalog"])
+        self._adapt = AdaptPanel(state=self.state, catalog_dir=self.catalog_dir)
+        self._adapt.param.watch(self._on_head_applied, ["applied"])
         self._update_options()
 
     @param.depends("state.catalog", watch=True)
     def _update_options(self) -> None:
         catalog = self.state.catalog
-        self.param.scorer.objects = catalog.scorers()
+        head_scorer = self._adapt.scorer
+        self.param.scorer.objects = catalog.scorers() + ([head_scorer] if head_scorer else [])
         if self.scorer not in self.param.scorer.objects:
             self.scorer = CATALOGUE_ORDER
         classes = catalog.classes()
@@ -115,7 +123,10 @@ class VettingView(pn.viewable.Viewer):
 
         Re-ranked queues gain the ``artefact_share`` column (see the module docstring).
         """
-        ranked = self.state.catalog.ranking(self.scorer)
+        if self.scorer == self._adapt.scorer:
+            ranked = self._adapt.ranking()
+        else:
+            ranked = self.state.catalog.ranking(self.scorer)
         model, _, _ = self.scorer.partition(": ")
         if (
             not self.rerank
@@ -167,6 +178,11 @@ class VettingView(pn.viewable.Viewer):
         )
         step = 1 if self.include_labelled else 0
         self.param.update(note="", position=self.position + step, revision=self.revision + 1)
+
+    def _on_head_applied(self, *_) -> None:
+        """Offer the applied head's ranking and switch the queue to it."""
+        self._update_options()
+        self.scorer = self._adapt.scorer
 
     def _forget_shown(self, *_) -> None:
         """Forget the object on screen: this session changed its queue, the next one is drawn."""
@@ -309,6 +325,7 @@ class VettingView(pn.viewable.Viewer):
             ),
             settings,
             pn.Row(main, side, sizing_mode="stretch_width"),
+            self._adapt,
             sizing_mode="stretch_width",
         )
 

@@ -208,13 +208,36 @@ def score(
         str | None,
         typer.Option(help="With --engine dask: scheduler address (default: a local cluster)."),
     ] = None,
+    head: Annotated[
+        Path | None,
+        typer.Option(
+            help="A head from 'catscope adapt': score its classes on its model's embeddings."
+        ),
+    ] = None,
 ) -> None:
     """Classify light curves: object_id, pred_class, confidence, unsure and p_<class> columns.
 
     Runs bf16 where the device has it natively (``--precision fp32`` for full precision).
+    With --head, the columns are the head's classes' probabilities (no unsure column).
     """
     from engine.infer import InferenceSettings, load_predictor
 
+    settings = InferenceSettings(device=device, precision=precision)
+    if head is not None:
+        from engine.index.adapt import score_table
+        from engine.training.head import EmbeddingHead
+
+        if engine != "local":
+            msg = "--head scores with --engine local only"
+            raise typer.BadParameter(msg)
+        fitted = EmbeddingHead.load(head)
+        predictions = score_table(_load(input, read, report_path).table, fitted, settings=settings)
+        predictions.write_parquet(out)
+        typer.echo(
+            f"wrote {out}: {predictions.height:,} objects scored by the head on {fitted.model} "
+            f"({', '.join(fitted.classes)})"
+        )
+        return
     if engine not in ("local", "dask"):
         msg = f"--engine must be 'local' or 'dask', got {engine!r}"
         raise typer.BadParameter(msg)
@@ -227,13 +250,11 @@ def score(
             model,
             client=scheduler,
             options=read,
-            settings=InferenceSettings(device=device, precision=precision),
+            settings=settings,
         )  # fmt: skip
         typer.echo(f"wrote {out}: {n_objects:,} objects in {n_parts:,} partitions")
         return
-    predictor = load_predictor(
-        model, settings=InferenceSettings(device=device, precision=precision)
-    )
+    predictor = load_predictor(model, settings=settings)
     predictions = predictor.predict(_load(input, read, report_path).table)
     predictions.write_parquet(out)
     typer.echo(f"wrote {out}: {predictions.height:,} objects scored by {predictor.info.name}")
@@ -372,6 +393,45 @@ def index(
     )  # fmt: skip
     n_objects = read_manifest(written)["n_objects"]
     typer.echo(f"catalogue of {n_objects:,} objects written to {out}")
+
+
+@app.command()
+@friendly_errors
+def adapt(
+    labels: Annotated[
+        Path,
+        typer.Option(help="object_id,label CSV, or the label store (a path or SQLAlchemy URL)."),
+    ],
+    model: Annotated[str, typer.Option("--model", "-m", help="One of the catalogue's models.")],
+    catalog: Annotated[
+        Path, typer.Option(help="Catalogue folder (catscope index) holding the embeddings.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the head (default CATALOG/MODEL/head)."),
+    ] = None,
+    catalogue_name: Annotated[
+        str | None,
+        typer.Option(help="Catalogue key of the stored labels (default: the folder's name)."),
+    ] = None,
+    kind: Annotated[str, typer.Option(help="logistic or mlp.")] = "logistic",
+) -> None:
+    """Fit a calibrated classifier head on a model's embeddings from your labels; save it."""
+    from engine.index.adapt import adapt_catalogue, read_labels
+    from engine.training.head import HeadSettings
+
+    frame = read_labels(labels, catalogue=catalogue_name or catalog.resolve().name)
+    head, path = adapt_catalogue(catalog, frame, model, out=out, settings=HeadSettings(kind=kind))
+    scores = head.report["classification"]
+    per_class = ", ".join(
+        f"{r['class']} {r['f1']:.2f}" if r["f1"] is not None else f"{r['class']} n/a"
+        for r in scores["per_class"]
+    )
+    typer.echo(
+        f"head on {model} from {head.report['n_objects']:,} labels, {len(head.classes)} classes: "
+        f"{head.report['n_splits']}-fold cross-validated macro F1 {scores['macro_f1']:.3f} "
+        f"({per_class}); temperature {head.temperature:.3f}; written to {path}"
+    )
 
 
 @app.command()

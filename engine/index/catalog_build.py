@@ -639,13 +639,13 @@ def _load_placer(
     index = VectorIndex.load(folder / INDEX_FILE)
     fitted = {"neighbours": index, "reference": _reference(folder, values["n_reference"])}
     return _Placer(
-        embedder=_catalogue_embedder(name, values, settings, models_dir),
+        embedder=catalogue_embedder(name, values, settings, models_dir),
         umap=UmapMap.load(folder, **fitted),
         scorers=AnomalyScorers.load(folder, **fitted),
     )
 
 
-def _catalogue_embedder(
+def catalogue_embedder(
     name: str, entry: dict, settings: InferenceSettings, models_dir: Path | None
 ) -> Embedder:
     """Load the model a catalogue was built with, checked against its weights hash."""

@@ -11,15 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import panel as pn
 import polars as pl
 import pytest
 
 from app.state import AppState
-from engine.catalog import Catalog
+from engine.catalog import OBJECTS_FILE, Catalog
+from engine.data.schema import write_table
+from engine.index.catalog_build import EMBEDDINGS_FILE, INDEX_FILE, MANIFEST_FILE
 from engine.labels import LabelStore
 from engine.models.checkpoint import METRICS_FILE
 from engine.models.registry import ModelInfo, available_models
+from engine.vectors import VectorIndex
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "plasticc_fold0_sample.parquet"
 #: a periodic object of the sample (an RR Lyrae star)
@@ -174,3 +178,28 @@ def embed_only(models_dir) -> ModelInfo:
     return ModelInfo(
         name="embedder", family="astraclr", path=info.path, capabilities=frozenset({"embed"})
     )
+
+
+#: the name of the test model, so that the session's model has an index
+MODEL = "tiny-atcat"
+
+
+def write_indexed_catalogue(folder: Path, table: pl.DataFrame, embeddings: np.ndarray) -> Path:
+    """Write the files ``engine.index.catalog_build.neighbours`` reads, for model :data:`MODEL`."""
+    ids = table["object_id"].to_list()
+    (folder / MODEL).mkdir(parents=True)
+    write_table(table, folder / OBJECTS_FILE)
+    pl.DataFrame({"object_id": ids, "embedding": embeddings}).write_parquet(
+        folder / MODEL / EMBEDDINGS_FILE
+    )
+    VectorIndex(kind="flat").fit(embeddings, ids).save(folder / MODEL / INDEX_FILE)
+    manifest = {"models": {MODEL: {"anomaly_scorers": [], "n_reference": len(ids)}}}
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    return folder
+
+
+def clustered(n: int, *, seed: int = 0) -> np.ndarray:
+    """(n, 8) embeddings: even rows near one direction, odd rows near an orthogonal one."""
+    rng = np.random.default_rng(seed)
+    centres = np.eye(8, dtype=np.float32)[[0, 1]]
+    return (centres[np.arange(n) % 2] + 0.05 * rng.standard_normal((n, 8))).astype(np.float32)

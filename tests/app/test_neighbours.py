@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,34 +13,8 @@ from bokeh.document import Document
 from app.inspector import InspectorView
 from app.neighbours import N_NEIGHBOURS, NeighboursView, find_neighbours
 from app.vetting import VettingView, down_weight
-from engine.catalog import OBJECTS_FILE, Catalog, ModelProducts
-from engine.data.schema import write_table
-from engine.index.catalog_build import EMBEDDINGS_FILE, INDEX_FILE, MANIFEST_FILE
-from engine.vectors import VectorIndex
-from tests.app.conftest import shown
-
-MODEL = "tiny-atcat"  # the name of the test model, so the session's model has an index
-
-
-def write_indexed_catalogue(folder: Path, table: pl.DataFrame, embeddings: np.ndarray) -> Path:
-    """Write the files ``engine.index.catalog_build.neighbours`` reads, for model :data:`MODEL`."""
-    ids = table["object_id"].to_list()
-    (folder / MODEL).mkdir(parents=True)
-    write_table(table, folder / OBJECTS_FILE)
-    pl.DataFrame({"object_id": ids, "embedding": embeddings}).write_parquet(
-        folder / MODEL / EMBEDDINGS_FILE
-    )
-    VectorIndex(kind="flat").fit(embeddings, ids).save(folder / MODEL / INDEX_FILE)
-    manifest = {"models": {MODEL: {"anomaly_scorers": [], "n_reference": len(ids)}}}
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
-    return folder
-
-
-def clustered(n: int, *, seed: int = 0) -> np.ndarray:
-    """(n, 8) embeddings: even rows near one direction, odd rows near an orthogonal one."""
-    rng = np.random.default_rng(seed)
-    centres = np.eye(8, dtype=np.float32)[[0, 1]]
-    return (centres[np.arange(n) % 2] + 0.05 * rng.standard_normal((n, 8))).astype(np.float32)
+from engine.catalog import Catalog, ModelProducts
+from tests.app.conftest import MODEL, clustered, shown, write_indexed_catalogue
 
 
 @pytest.fixture

@@ -86,3 +86,27 @@ def family_dirs(tmp_path_factory) -> dict[str, str]:
         "tiny-rtf": rtf,
     }
     return {name: str(save_model(model, root / name)) for name, model in models.items()}
+
+
+@pytest.fixture(scope="session")
+def embedded_catalog(tmp_path_factory, model_dir, predictor, sample_table) -> Path:
+    """A catalogue folder with the tiny ATCAT's embeddings of 60 sample objects (no map)."""
+    import hashlib
+    import json
+
+    from engine.catalog import OBJECTS_FILE
+    from engine.data.schema import write_table
+    from engine.index.catalog_build import EMBEDDINGS_FILE, MANIFEST_FILE
+    from engine.models.checkpoint import WEIGHTS_FILE
+
+    folder = tmp_path_factory.mktemp("catalogues") / "embedded"
+    table = sample_table.head(60)
+    (folder / "tiny-atcat").mkdir(parents=True)
+    write_table(table, folder / OBJECTS_FILE)
+    pl.DataFrame(
+        {"object_id": table["object_id"], "embedding": predictor.embed(table)}
+    ).write_parquet(folder / "tiny-atcat" / EMBEDDINGS_FILE)
+    sha256 = hashlib.sha256((model_dir / WEIGHTS_FILE).read_bytes()).hexdigest()
+    entry = {"source": str(model_dir), "sha256": sha256, "n_reference": table.height}
+    (folder / MANIFEST_FILE).write_text(json.dumps({"models": {"tiny-atcat": entry}}))
+    return folder

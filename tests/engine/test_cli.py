@@ -255,3 +255,27 @@ def test_plan_ranks_the_listed_objects(tmp_path, model_dir, sample_table):
     assert result.exit_code == 2 and "not in the catalogue: 'not-there'" in result.output
     result = runner.invoke(app, [*args[:-2], "--anomalies", "3"])
     assert result.exit_code == 2 and "--anomalies needs a catalogue folder" in result.output
+
+
+def test_adapt_then_score_with_the_head(tmp_path, embedded_catalog, sample_table):
+    labels = tmp_path / "labels.csv"
+    common = sample_table.head(60).filter(pl.col("label").is_in(["SNIa", "M-dwarf", "EB"]))
+    common.select("object_id", "label").write_csv(labels)
+    head = tmp_path / "head"
+    args = ["adapt", "--labels", str(labels), "--model", "tiny-atcat"]
+    result = runner.invoke(app, [*args, "--catalog", str(embedded_catalog), "--out", str(head)])
+    assert result.exit_code == 0, result.output
+    assert f"from {common.height} labels, 3 classes" in result.output and "SNIa" in result.output
+    data, preds = tmp_path / "new.parquet", tmp_path / "p.parquet"
+    sample_table.slice(60, 7).write_parquet(data)
+    result = runner.invoke(app, ["score", str(data), "--out", str(preds), "--head", str(head)])
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(preds)
+    assert frame.height == 7 and {"p_EB", "p_M-dwarf", "p_SNIa"} <= set(frame.columns)
+    assert "unsure" not in frame.columns
+
+    labels.write_text("object_id,label\na,SNIa\n")
+    result = runner.invoke(app, [*args, "--catalog", str(embedded_catalog), "--out", str(head)])
+    assert result.exit_code == 2 and "at least 2 classes" in result.output
+    result = runner.invoke(app, ["score", str(data), "--out", str(preds), "--head", str(tmp_path)])
+    assert result.exit_code == 2 and "not a classifier head" in result.output
