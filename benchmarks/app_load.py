@@ -208,7 +208,8 @@ async def _inspect(page, row: int, outcome: Outcome) -> None:
     replaced when its data arrives), so the header may name the id the row holds after it. A
     click that lands while the rows are being replaced reaches no cell and is lost (seen once
     in a few CI runs, never alone): as a user would, the session clicks again when the Inspect
-    page has not opened within :data:`CLICK_GRACE_MS`, and counts the repeat. Repeating is
+    tab has not opened within :data:`CLICK_GRACE_MS`, and counts the repeat (an open tab whose
+    page is still drawing is waited for). Repeating is
     harmless: a click on the row already inspected changes nothing.
     """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -226,6 +227,9 @@ async def _inspect(page, row: int, outcome: Outcome) -> None:
             await header.wait_for(timeout=None if last else CLICK_GRACE_MS)
             break
         except PlaywrightTimeout:
+            if await _active_tab(page) == "Inspect":  # the click arrived: the page is slow
+                await header.wait_for()
+                break
             if last:
                 raise
             outcome.repeated_clicks += 1
