@@ -53,7 +53,9 @@ PREFIX = "load-"
 #: how long one step may take under load before the session counts it as failed
 STEP_TIMEOUT_MS = 180_000
 #: how long a session waits for the Inspect page before clicking its row again, and how often
-CLICK_GRACE_MS, CLICK_ATTEMPTS = 30_000, 4
+CLICK_GRACE_MS, CLICK_ATTEMPTS = 45_000, 4
+#: how long a repeated click waits for its row (hidden once the earlier click is served)
+REPEAT_CLICK_MS = 10_000
 #: what a server's output holds when something went wrong in it
 _SERVER_ERROR = re.compile(r"Traceback|Exception|\bERROR\b|error handling message")
 _COUNT = re.compile(r"^([\d,]+) of ([\d,]+) objects")
@@ -209,8 +211,8 @@ async def _inspect(page, row: int, outcome: Outcome) -> None:
     click that lands while the rows are being replaced reaches no cell and is lost (seen once
     in a few CI runs, never alone): as a user would, the session clicks again when the Inspect
     tab has not opened within :data:`CLICK_GRACE_MS`, and counts the repeat (an open tab whose
-    page is still drawing is waited for). Repeating is
-    harmless: a click on the row already inspected changes nothing.
+    page is still drawing is waited for). Repeating is harmless: a click on the row already
+    inspected changes nothing, and one whose row went hidden meanwhile is given up.
     """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -220,7 +222,10 @@ async def _inspect(page, row: int, outcome: Outcome) -> None:
     header = page.get_by_text(re.compile(r"^Object .")).filter(visible=True).first
     for attempt in range(CLICK_ATTEMPTS):
         names.add(await cell.inner_text())
-        await target.click()
+        try:
+            await target.click(timeout=None if attempt == 0 else REPEAT_CLICK_MS)
+        except PlaywrightTimeout:  # the row went hidden: an earlier click opened Inspect
+            pass
         names.add(await cell.inner_text())
         last = attempt == CLICK_ATTEMPTS - 1
         try:
