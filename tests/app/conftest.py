@@ -16,6 +16,7 @@ import panel as pn
 import polars as pl
 import pytest
 
+from app.main import create_app
 from app.state import AppState
 from engine.catalog import OBJECTS_FILE, Catalog
 from engine.data.schema import write_table
@@ -203,3 +204,13 @@ def clustered(n: int, *, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = np.eye(8, dtype=np.float32)[[0, 1]]
     return (centres[np.arange(n) % 2] + 0.05 * rng.standard_normal((n, 8))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def served(serve_panel, small_catalog, models_dir, tmp_path_factory):
+    """URL of the app serving the small catalogue with the tiny model, and its label file."""
+    folder = tmp_path_factory.mktemp("served")
+    write_table(small_catalog.table, folder / "sample.parquet")
+    labels = folder / "labels.db"
+    url = serve_panel(lambda: create_app(folder / "sample.parquet", models_dir, labels))
+    return url, labels

@@ -26,16 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")
-def served(serve_panel, small_catalog, models_dir, tmp_path_factory):
-    """URL of the app serving the small catalogue with the tiny model, and its label file."""
-    folder = tmp_path_factory.mktemp("served")
-    write_table(small_catalog.table, folder / "sample.parquet")
-    labels = folder / "labels.db"
-    url = serve_panel(lambda: create_app(folder / "sample.parquet", models_dir, labels))
-    return url, labels
-
-
-@pytest.fixture(scope="module")
 def served_map(serve_panel, small_catalog, models_dir, tmp_path_factory):
     """URL of the app serving a catalogue folder whose model has a map: objects on a grid."""
     import numpy as np

@@ -13,7 +13,6 @@ from app.inspector import InspectorView
 from app.plan_view import HEATMAP_NAME, PlanView
 from app.screenshots import wait_until_drawn
 from tests.app.conftest import PERIODIC_ID
-from tests.app.test_browser import served  # noqa: F401  (the served app fixture)
 
 SENTENCE = re.compile(r"is expected to (tell you [\d.]+ ± [\d.]+ bits|make the class clearer)")
 
@@ -56,7 +55,7 @@ def test_without_a_model_it_says_so(bare_state):
 
 @pytest.mark.browser
 @pytest.mark.xdist_group("browser")
-def test_heatmap_renders_in_the_browser(page, served):  # noqa: F811
+def test_heatmap_renders_in_the_browser(page, served):
     url, _ = served
     page.goto(f"{url}/?object={PERIODIC_ID}")
     wait_until_drawn(page, "Best period")
